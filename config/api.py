@@ -1,0 +1,74 @@
+"""One JSON error shape and one pagination for the whole API.
+
+Every error body is {"error": {"code": str, "message": str, "details": ...}}.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.errors import DomainError
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+def error_body(code: str, message: str, details=None) -> dict:
+    body = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return {"error": body}
+
+
+def _message_of(detail) -> str:
+    if isinstance(detail, list) and detail:
+        return _message_of(detail[0])
+    if isinstance(detail, dict) and detail:
+        key, value = next(iter(detail.items()))
+        inner = _message_of(value)
+        return inner if key == "non_field_errors" else f"{key}: {inner}"
+    return str(detail)
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        response = Response(
+            error_body(exc.code, exc.message, exc.extra or None), status=exc.status_code
+        )
+        retry_after = exc.extra.get("retry_after") if exc.extra else None
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        )
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    detail = response.data
+    if isinstance(exc, exceptions.ValidationError):
+        code, message, details = "invalid", _message_of(detail), detail
+    else:
+        codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"
+        code = codes if isinstance(codes, str) else "error"
+        message = detail.get("detail", str(detail)) if isinstance(detail, dict) else str(detail)
+        details = None
+    response.data = error_body(code, str(message), details)
+    return response
+
+
+def json_404(request, exception=None):
+    from django.http import JsonResponse
+
+    return JsonResponse(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)

@@ -1,0 +1,186 @@
+"""Evergreen settings, read from the environment (and an optional .env file)."""
+
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+SECRET_KEY = env("SECRET_KEY", default="dev-insecure-change-me")
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_q",
+    "companies",
+    "generation",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Batches cache-hit counters so a cached read costs no write per item.
+    "generation.middleware.HitCounterMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Several threads and the Django-Q2 cluster share one file: wait for locks
+    # instead of failing at once.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+LOGIN_URL = "/admin/login/"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.Pagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "config.api.exception_handler",
+    "DEFAULT_THROTTLE_RATES": {
+        # Endpoints that can spend money on a model call.
+        "generation": env("GENERATION_THROTTLE_RATE", default="60/minute"),
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Evergreen API",
+    "DESCRIPTION": "AI content generated once, kept in PostgreSQL, served many times.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Django-Q2: ORM broker on the default database unless REDIS_URL is set.
+REDIS_URL = env("Q_REDIS_URL", default="")
+Q_CLUSTER = {
+    "name": "evergreen",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": env.int("Q_TIMEOUT", default=120),
+    "retry": env.int("Q_RETRY", default=180),
+    "max_attempts": 3,
+    "catch_up": False,
+    "poll": 0.5,
+    "label": "Django Q2",
+}
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+Q_SYNC = env.bool("Q_SYNC", default=False)
+if Q_SYNC:
+    Q_CLUSTER["sync"] = True
+
+# --- Generation -------------------------------------------------------------
+OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="") or None
+OPENAI_MODEL = env("OPENAI_MODEL", default="gpt-4o-mini")
+# "openai" or "offline"; offline is the default whenever no key is set.
+EVERGREEN_PROVIDER = env("EVERGREEN_PROVIDER", default="openai" if OPENAI_API_KEY else "offline")
+
+# Retry policy for provider calls (DESIGN.md "Providers and retries").
+EVERGREEN_RETRY = {
+    "max_attempts": env.int("RETRY_MAX_ATTEMPTS", default=4),
+    "base_delay": env.float("RETRY_BASE_DELAY", default=0.5),
+    "max_delay": env.float("RETRY_MAX_DELAY", default=8.0),
+    "total_timeout": env.float("RETRY_TOTAL_TIMEOUT", default=60.0),
+    "request_timeout": env.float("OPENAI_REQUEST_TIMEOUT", default=30.0),
+}
+# A claim on a generation must outlive the whole retry budget of its owner.
+EVERGREEN_LEASE_SECONDS = env.int("GENERATION_LEASE_SECONDS", default=90)
+# How long a caller waits for another process's generation before giving up.
+EVERGREEN_WAIT_SECONDS = env.float("GENERATION_WAIT_SECONDS", default=60.0)
+
+# Per-company daily budget; a company's own fields override these.
+EVERGREEN_DAILY_COST_BUDGET = Decimal(env("DAILY_COST_BUDGET_USD", default="5.00"))
+EVERGREEN_DAILY_TOKEN_BUDGET = env.int("DAILY_TOKEN_BUDGET", default=2_000_000)
+
+# USD per one million tokens, (input, output). Unknown models cost 0.
+EVERGREEN_MODEL_PRICES = {
+    "gpt-4o-mini": (Decimal("0.15"), Decimal("0.60")),
+    "gpt-4o": (Decimal("2.50"), Decimal("10.00")),
+    "gpt-4.1-mini": (Decimal("0.40"), Decimal("1.60")),
+    "gpt-4.1": (Decimal("2.00"), Decimal("8.00")),
+    "gpt-5-mini": (Decimal("0.25"), Decimal("2.00")),
+    "offline": (Decimal("0"), Decimal("0")),
+}
+
+# Content lifetimes (DESIGN.md "Lifecycle").
+EVERGREEN_EXPIRY = {
+    "recommendation": timedelta(days=env.int("RECOMMENDATION_TTL_DAYS", default=14)),
+    "insight": timedelta(days=env.int("INSIGHT_TTL_DAYS", default=30)),
+    "health_summary": timedelta(days=env.int("HEALTH_TTL_DAYS", default=7)),
+}
+EVERGREEN_RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "httpx": {"level": "WARNING"},
+        "django_q": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,21 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from generation import api as generation_api
+
+api_patterns = [
+    path("health/", generation_api.HealthView.as_view(), name="health"),
+    path(
+        "generations/<int:pk>/",
+        generation_api.GenerationDetailView.as_view(),
+        name="generation-detail",
+    ),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+]

@@ -1,0 +1,676 @@
+"""The generate-once layer: every AI artefact is produced through get_or_generate().
+
+Contract (DESIGN.md): a completed artefact with the same context_hash is served
+with 0 provider calls; on a miss exactly one caller, across processes, claims
+the key and calls the provider outside any transaction; the others wait for
+it (or get GenerationPending when they may not block). The result, its
+GenerationLog row and the caller's domain row are written in one transaction.
+When the provider fails or the budget is spent, the last good content is
+served and the failure is logged.
+"""
+
+import contextlib
+import difflib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Q, Sum
+from django.template import Context, Engine
+from django.utils import timezone
+
+from generation.errors import (
+    BudgetExceeded,
+    GenerationPending,
+    PromptMissing,
+    ProviderError,
+    ProviderUnavailable,
+)
+from generation.hashing import context_hash
+from generation.hits import record_hit
+from generation.models import (
+    IN_PROGRESS,
+    Chunk,
+    Generation,
+    GenerationLog,
+    GenerationStatus,
+    Outcome,
+    Prompt,
+)
+from generation.notify import Waiter, notify_generation
+from generation.pricing import cost_for
+from generation.providers import ProviderRequest, ProviderResult, get_provider
+from generation.retry import RetryPolicy, call_with_retry
+from generation.schemas import get_schema
+
+logger = logging.getLogger(__name__)
+
+# Prompts are data, not HTML: no autoescaping.
+_PROMPT_ENGINE = Engine(autoescape=False)
+# Seconds between two chunk writes of a streamed generation.
+STREAM_FLUSH_SECONDS = 0.1
+# A failed key is not sent to the provider again for this long: protects a
+# provider that is down from every request retrying it.
+FAILURE_COOLDOWN = timedelta(seconds=30)
+
+
+class Source(StrEnum):
+    CACHE = "cache"  # completed artefact found: 0 provider calls
+    GENERATED = "generated"  # this caller made the provider call
+    SHARED = "shared"  # waited for another caller's call: 0 calls of its own
+    STALE = "stale"  # expired content, served while it is regenerated
+    FALLBACK = "fallback"  # provider failed or budget spent: the last good content
+
+
+@dataclass
+class GenerationResult:
+    generation: Generation
+    source: Source
+    error: str = ""
+
+    @property
+    def content(self) -> Any:
+        return self.generation.content
+
+    @property
+    def is_stale(self) -> bool:
+        return self.source in (Source.STALE, Source.FALLBACK)
+
+
+# --- prompts --------------------------------------------------------------------------
+
+
+def active_prompt(*, key: str) -> Prompt:
+    prompt = Prompt.objects.filter(key=key, is_active=True).first()
+    if prompt is None:
+        raise PromptMissing(f"No active version of prompt {key!r}.")
+    return prompt
+
+
+def render_prompt(*, prompt: Prompt, inputs: Mapping[str, Any]) -> tuple[str, str]:
+    context = Context(dict(inputs))
+    return (
+        _PROMPT_ENGINE.from_string(prompt.instructions).render(context),
+        _PROMPT_ENGINE.from_string(prompt.template).render(context),
+    )
+
+
+def prompt_context_hash(*, prompt: Prompt, inputs: Mapping[str, Any]) -> str:
+    return context_hash(
+        inputs=inputs,
+        prompt_key=prompt.key,
+        prompt_version=prompt.version,
+        template_hash=prompt.template_hash,
+        model=prompt.effective_model,
+        temperature=prompt.temperature,
+        schema=get_schema(prompt.output_schema),
+    )
+
+
+def create_prompt_version(
+    *,
+    key: str,
+    template: str,
+    instructions: str = "",
+    model: str = "",
+    temperature: float | None = None,
+    output_schema: str = "",
+    notes: str = "",
+    activate: bool = False,
+    by=None,
+) -> Prompt:
+    """A new version numbered after the highest existing one for the key."""
+    if output_schema:
+        get_schema(output_schema)  # fail early on an unknown schema name
+    with transaction.atomic():
+        # Lock the key's rows so two editors cannot take the same number.
+        list(Prompt.objects.select_for_update().filter(key=key).values_list("pk", flat=True))
+        last = Prompt.objects.filter(key=key).aggregate(v=Max("version"))["v"] or 0
+        prompt = Prompt.objects.create(
+            key=key,
+            version=last + 1,
+            template=template,
+            instructions=instructions,
+            model=model,
+            temperature=temperature,
+            output_schema=output_schema,
+            notes=notes,
+            created_by=by,
+        )
+        if activate:
+            activate_prompt(prompt=prompt)
+    return prompt
+
+
+def new_version_from(*, prompt: Prompt, by=None, **changes: Any) -> Prompt:
+    fields = {f: getattr(prompt, f) for f in Prompt.CONTENT_FIELDS if f not in ("key", "version")}
+    fields.update(changes)
+    return create_prompt_version(key=prompt.key, by=by, **fields)
+
+
+def activate_prompt(*, prompt: Prompt) -> Prompt:
+    """Make this the one active version of its key."""
+    with transaction.atomic():
+        Prompt.objects.filter(key=prompt.key, is_active=True).exclude(pk=prompt.pk).update(
+            is_active=False
+        )
+        Prompt.objects.filter(pk=prompt.pk).update(is_active=True)
+    prompt.is_active = True
+    return prompt
+
+
+def rollback_prompt(*, key: str) -> Prompt:
+    """Activate the version before the active one."""
+    current = active_prompt(key=key)
+    previous = (
+        Prompt.objects.filter(key=key, version__lt=current.version).order_by("-version").first()
+    )
+    if previous is None:
+        raise PromptMissing(f"{current} is the first version of {key!r}; nothing to roll back to.")
+    return activate_prompt(prompt=previous)
+
+
+def prompt_diff(*, prompt: Prompt) -> str:
+    """Unified diff of instructions, template and settings against the previous version."""
+    previous = (
+        Prompt.objects.filter(key=prompt.key, version__lt=prompt.version)
+        .order_by("-version")
+        .first()
+    )
+
+    def lines(p: Prompt | None) -> list[str]:
+        if p is None:
+            return []
+        head = [
+            f"model: {p.model or '(default)'}\n",
+            f"temperature: {p.temperature}\n",
+            f"output_schema: {p.output_schema or '(text)'}\n",
+            "--- instructions\n",
+        ]
+        return head + _lines(p.instructions) + ["--- template\n"] + _lines(p.template)
+
+    return "".join(
+        difflib.unified_diff(
+            lines(previous),
+            lines(prompt),
+            fromfile=str(previous) if previous else "(none)",
+            tofile=str(prompt),
+        )
+    )
+
+
+def _lines(text: str) -> list[str]:
+    return [line if line.endswith("\n") else line + "\n" for line in text.splitlines()]
+
+
+# --- budget ---------------------------------------------------------------------------
+
+
+def budget_spent(*, company_id: int | None) -> bool:
+    if company_id is None:
+        return False
+    from companies.models import Company
+
+    company = Company.objects.filter(pk=company_id).values(
+        "daily_cost_budget", "daily_token_budget"
+    )[0]
+    cost_budget = company["daily_cost_budget"]
+    token_budget = company["daily_token_budget"]
+    if cost_budget is None:
+        cost_budget = settings.EVERGREEN_DAILY_COST_BUDGET
+    if token_budget is None:
+        token_budget = settings.EVERGREEN_DAILY_TOKEN_BUDGET
+    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    spent = GenerationLog.objects.filter(company_id=company_id, created_at__gte=start).aggregate(
+        cost=Sum("cost"), tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out")
+    )
+    cost = spent["cost"] or Decimal(0)
+    tokens = (spent["tokens_in"] or 0) + (spent["tokens_out"] or 0)
+    return cost >= Decimal(cost_budget) or tokens >= token_budget
+
+
+# --- get_or_generate ------------------------------------------------------------------
+
+
+def _owner_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
+
+
+def _lease_until():
+    return timezone.now() + timedelta(seconds=settings.EVERGREEN_LEASE_SECONDS)
+
+
+def get_or_generate(
+    *,
+    kind: str,
+    scope: str,
+    prompt_key: str,
+    inputs: Mapping[str, Any],
+    company_id: int | None = None,
+    stream: bool = False,
+    wait: bool = True,
+    ttl: timedelta | None = None,
+    on_result: Callable[[Generation], None] | None = None,
+    on_stale: Callable[[Generation], None] | None = None,
+) -> GenerationResult:
+    """Return the artefact for (kind, scope, inputs under the active prompt), making it
+    at most once.
+
+    `on_result(generation)` runs inside the write-through transaction, so the
+    caller's domain row is committed together with the artefact and its log.
+    `ttl` makes completed content expire: it is then served as stale while a
+    background task regenerates it (or `on_stale` is called instead).
+    """
+    prompt = active_prompt(key=prompt_key)
+    key = prompt_context_hash(prompt=prompt, inputs=inputs)
+    job = _Job(
+        kind=kind,
+        scope=scope,
+        key=key,
+        prompt=prompt,
+        inputs=dict(inputs),
+        company_id=company_id,
+        stream=stream,
+        ttl=ttl,
+        on_result=on_result,
+    )
+    generation = Generation.objects.filter(kind=kind, scope=scope, context_hash=key).first()
+    if generation is not None and generation.status == GenerationStatus.COMPLETED:
+        return _serve_completed(job, generation, Source.CACHE, on_stale)
+    return _claim_or_wait(job, generation, wait=wait, on_stale=on_stale)
+
+
+@dataclass
+class _Job:
+    kind: str
+    scope: str
+    key: str
+    prompt: Prompt
+    inputs: dict
+    company_id: int | None
+    stream: bool
+    ttl: timedelta | None
+    on_result: Callable[[Generation], None] | None
+
+
+def _serve_completed(job, generation, source, on_stale) -> GenerationResult:
+    record_hit(kind=job.kind, company_id=job.company_id)
+    if generation.expires_at is not None and generation.expires_at <= timezone.now():
+        (on_stale or schedule_revalidation)(generation)
+        return GenerationResult(generation, Source.STALE)
+    return GenerationResult(generation, source)
+
+
+def _claim_or_wait(job: _Job, generation, *, wait: bool, on_stale) -> GenerationResult:
+    owner = _owner_token()
+    waited = False
+    deadline = time.monotonic() + settings.EVERGREEN_WAIT_SECONDS
+    waiter: Waiter | None = None
+    try:
+        while True:
+            if generation is None:
+                generation = _try_insert_claim(job, owner)
+                if generation.owner == owner:
+                    return _start(job, generation, owner, wait=wait)
+            if generation.status == GenerationStatus.COMPLETED:
+                if waited:
+                    record_hit(kind=job.kind, company_id=job.company_id)
+                    return GenerationResult(generation, Source.SHARED)
+                return _serve_completed(job, generation, Source.CACHE, on_stale)
+            if _try_takeover(generation, owner):
+                generation.refresh_from_db()
+                return _start(job, generation, owner, wait=wait)
+            if generation.status == GenerationStatus.FAILED:
+                return _fallback_or_raise(job, generation.error, ProviderUnavailable)
+            if not wait:
+                raise GenerationPending(generation)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return _fallback_or_raise(
+                    job, "Timed out waiting for another caller's generation.", ProviderUnavailable
+                )
+            if waiter is None:
+                # Listen first, then re-read: a notify between the two is not lost.
+                waiter = Waiter(generation.pk)
+            else:
+                waiter.wait(remaining)
+            waited = True
+            generation = Generation.objects.filter(pk=generation.pk).first()
+    finally:
+        if waiter is not None:
+            waiter.close()
+
+
+def _try_insert_claim(job: _Job, owner: str) -> Generation:
+    try:
+        with transaction.atomic():
+            return Generation.objects.create(
+                kind=job.kind,
+                scope=job.scope,
+                context_hash=job.key,
+                company_id=job.company_id,
+                prompt=job.prompt,
+                model=job.prompt.effective_model,
+                inputs=job.inputs,
+                stream=job.stream,
+                status=GenerationStatus.PENDING,
+                owner=owner,
+                lease_expires_at=_lease_until(),
+            )
+    except IntegrityError:
+        return Generation.objects.get(kind=job.kind, scope=job.scope, context_hash=job.key)
+
+
+def _try_takeover(generation: Generation, owner: str) -> bool:
+    """Take a claim whose owner died (lease expired) or that failed a while ago."""
+    now = timezone.now()
+    takeable = Q(status__in=IN_PROGRESS, lease_expires_at__lt=now) | Q(
+        status=GenerationStatus.FAILED, updated_at__lt=now - FAILURE_COOLDOWN
+    )
+    won = (
+        Generation.objects.filter(takeable, pk=generation.pk)
+        .filter(status=generation.status)
+        .update(
+            status=GenerationStatus.PENDING,
+            owner=owner,
+            lease_expires_at=_lease_until(),
+            error="",
+            updated_at=now,
+        )
+    )
+    if won:
+        logger.info("took over generation %s (was %s)", generation.pk, generation.status)
+    return bool(won)
+
+
+def _start(job: _Job, generation: Generation, owner: str, *, wait: bool) -> GenerationResult:
+    if wait:
+        return _produce(job, generation, owner)
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("generation.tasks.run_claimed", generation.pk, owner))
+    raise GenerationPending(generation)
+
+
+def _fallback_or_raise(job: _Job, error: str, exc_class) -> GenerationResult:
+    last_good = (
+        Generation.objects.filter(kind=job.kind, scope=job.scope, status=GenerationStatus.COMPLETED)
+        .order_by("-completed_at")
+        .first()
+    )
+    if last_good is None:
+        raise exc_class(error or None)
+    record_hit(kind=job.kind, company_id=job.company_id)
+    return GenerationResult(last_good, Source.FALLBACK, error=error)
+
+
+def _produce(job: _Job, generation: Generation, owner: str) -> GenerationResult:
+    """The owner's path: budget, provider call outside any transaction, write-through."""
+    provider = get_provider()
+    if budget_spent(company_id=job.company_id):
+        _log(
+            job,
+            generation,
+            provider.name,
+            outcome=Outcome.BUDGET_EXCEEDED,
+            attempts=0,
+            error="daily budget spent",
+        )
+        _mark_failed(generation, owner, "The company's daily budget is spent.")
+        return _fallback_or_raise(job, "The company's daily budget is spent.", BudgetExceeded)
+
+    started = time.monotonic()
+    try:
+        result, attempts = _call_provider(job, generation, provider)
+    except ProviderError as exc:
+        latency = int((time.monotonic() - started) * 1000)
+        _log(
+            job,
+            generation,
+            provider.name,
+            outcome=exc.outcome,
+            attempts=exc.attempts,
+            error=str(exc),
+            latency_ms=latency,
+            raw_output=exc.raw_text,
+        )
+        _mark_failed(generation, owner, str(exc))
+        logger.warning(
+            "generation %s failed after %s attempts: %s", generation.pk, exc.attempts, exc
+        )
+        return _fallback_or_raise(job, str(exc), ProviderUnavailable)
+    latency = int((time.monotonic() - started) * 1000)
+    return _write_through(job, generation, owner, provider.name, result, attempts, latency)
+
+
+def _call_provider(job: _Job, generation: Generation, provider) -> tuple[ProviderResult, int]:
+    instructions, text = render_prompt(prompt=job.prompt, inputs=job.inputs)
+    request = ProviderRequest(
+        instructions=instructions,
+        input=text,
+        model=job.prompt.effective_model,
+        temperature=job.prompt.temperature,
+        timeout=settings.EVERGREEN_RETRY["request_timeout"],
+        inputs=job.inputs,
+    )
+    schema = get_schema(job.prompt.output_schema)
+
+    def attempt(number: int) -> ProviderResult:
+        if job.stream:
+            return _stream_into(generation, provider, request, restart=number > 1)
+        if schema is not None:
+            return provider.generate_structured(request, schema)
+        return provider.generate_text(request)
+
+    return call_with_retry(attempt, policy=RetryPolicy.from_settings())
+
+
+def _stream_into(generation, provider, request, *, restart: bool) -> ProviderResult:
+    """Write deltas as ordered Chunk rows, a few times a second, and notify after each commit."""
+    if restart:
+        Chunk.objects.filter(generation=generation).delete()
+    Generation.objects.filter(pk=generation.pk).update(
+        status=GenerationStatus.STREAMING, text="", updated_at=timezone.now()
+    )
+    text, pending, seq = "", [], 0
+    last_flush = time.monotonic()
+
+    def flush() -> None:
+        nonlocal pending, seq
+        if not pending:
+            return
+        piece = "".join(pending)
+        pending = []
+        with transaction.atomic():
+            Chunk.objects.create(generation=generation, seq=seq, text=piece)
+            Generation.objects.filter(pk=generation.pk).update(text=text, updated_at=timezone.now())
+            transaction.on_commit(lambda: notify_generation(generation.pk))
+        seq += 1
+
+    for event in provider.stream_text(request):
+        if isinstance(event, ProviderResult):
+            flush()
+            return event
+        text += event
+        pending.append(event)
+        if time.monotonic() - last_flush >= STREAM_FLUSH_SECONDS:
+            flush()
+            last_flush = time.monotonic()
+    raise ProviderError("stream ended without a final result", transient=True)
+
+
+def _write_through(job, generation, owner, provider_name, result, attempts, latency):
+    now = timezone.now()
+    model_name = result.model or job.prompt.effective_model
+    with transaction.atomic():
+        updated = Generation.objects.filter(pk=generation.pk, owner=owner).update(
+            status=GenerationStatus.COMPLETED,
+            provider=provider_name,
+            model=model_name,
+            result=result.parsed,
+            text=result.text,
+            error="",
+            attempts=attempts,
+            lease_expires_at=None,
+            owner="",
+            updated_at=now,
+            completed_at=now,
+            expires_at=now + job.ttl if job.ttl else None,
+        )
+        generation.refresh_from_db()
+        _log(
+            job,
+            generation,
+            provider_name,
+            outcome=Outcome.SUCCESS,
+            attempts=attempts,
+            latency_ms=latency,
+            tokens_in=result.tokens_in,
+            tokens_out=result.tokens_out,
+            model=model_name,
+        )
+        if not updated:
+            # Our lease ran out and another caller took the key over; its
+            # result stands and ours is only logged.
+            logger.warning("generation %s: lease lost before write", generation.pk)
+        elif job.on_result is not None:
+            job.on_result(generation)
+        transaction.on_commit(lambda: notify_generation(generation.pk))
+    return GenerationResult(generation, Source.GENERATED)
+
+
+def _mark_failed(generation: Generation, owner: str, error: str) -> None:
+    with transaction.atomic():
+        Generation.objects.filter(pk=generation.pk, owner=owner).update(
+            status=GenerationStatus.FAILED,
+            error=error[:2000],
+            owner="",
+            lease_expires_at=None,
+            updated_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: notify_generation(generation.pk))
+
+
+def _log(
+    job,
+    generation,
+    provider_name,
+    *,
+    outcome,
+    attempts,
+    error="",
+    latency_ms=0,
+    tokens_in=0,
+    tokens_out=0,
+    model=None,
+    raw_output="",
+) -> GenerationLog:
+    model = model or job.prompt.effective_model
+    return GenerationLog.objects.create(
+        kind=job.kind,
+        company_id=job.company_id,
+        prompt=job.prompt,
+        generation=generation,
+        provider=provider_name,
+        model=model,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost=cost_for(model=model, tokens_in=tokens_in, tokens_out=tokens_out),
+        latency_ms=latency_ms,
+        attempts=attempts,
+        outcome=outcome,
+        error=error[:2000],
+        raw_output=raw_output[:20000] if outcome == Outcome.INVALID_OUTPUT else "",
+    )
+
+
+# --- background entry points (generation.tasks wraps these) ---------------------------
+
+
+def _job_for(generation: Generation, *, ttl: timedelta | None = None) -> _Job:
+    return _Job(
+        kind=generation.kind,
+        scope=generation.scope,
+        key=generation.context_hash,
+        prompt=generation.prompt,
+        inputs=generation.inputs,
+        company_id=generation.company_id,
+        stream=generation.stream,
+        ttl=ttl,
+        on_result=None,
+    )
+
+
+def run_claimed(*, generation_id: int, owner: str) -> Generation | None:
+    """Finish a claim made by a caller that did not wait. Safe to run twice."""
+    generation = Generation.objects.select_related("prompt").filter(pk=generation_id).first()
+    if generation is None or generation.status == GenerationStatus.COMPLETED:
+        return generation
+    if generation.owner != owner and not _try_takeover(generation, owner):
+        return generation
+    # A failure is already logged and marked on the row by _produce.
+    with contextlib.suppress(ProviderUnavailable, BudgetExceeded):
+        _produce(_job_for(generation), generation, owner)
+    generation.refresh_from_db()
+    return generation
+
+
+def schedule_revalidation(generation: Generation) -> bool:
+    """Claim the refresh of an expired artefact and queue it; the row keeps serving."""
+    owner = _owner_token()
+    now = timezone.now()
+    won = (
+        Generation.objects.filter(pk=generation.pk, status=GenerationStatus.COMPLETED)
+        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+        .update(owner=owner, lease_expires_at=_lease_until())
+    )
+    if won:
+        from django_q.tasks import async_task
+
+        transaction.on_commit(
+            lambda: async_task("generation.tasks.revalidate", generation.pk, owner)
+        )
+    return bool(won)
+
+
+def revalidate(*, generation_id: int, owner: str) -> Generation | None:
+    """Regenerate an expired artefact in place, keeping its lifetime. Safe to run twice."""
+    generation = Generation.objects.select_related("prompt").filter(pk=generation_id).first()
+    if generation is None or generation.owner != owner:
+        return generation
+    ttl = None
+    if generation.expires_at and generation.completed_at:
+        ttl = generation.expires_at - generation.completed_at
+    job = _job_for(generation, ttl=ttl)
+    provider = get_provider()
+    started = time.monotonic()
+    try:
+        result, attempts = _call_provider(job, generation, provider)
+    except ProviderError as exc:
+        _log(
+            job,
+            generation,
+            provider.name,
+            outcome=exc.outcome,
+            attempts=exc.attempts,
+            error=str(exc),
+            raw_output=exc.raw_text,
+        )
+        Generation.objects.filter(pk=generation.pk, owner=owner).update(
+            owner="", lease_expires_at=None
+        )
+        return generation
+    latency = int((time.monotonic() - started) * 1000)
+    _write_through(job, generation, owner, provider.name, result, attempts, latency)
+    return generation

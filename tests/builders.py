@@ -1,0 +1,45 @@
+"""Small builders for test data: explicit arguments, sensible defaults."""
+
+import itertools
+
+from django.contrib.auth import get_user_model
+
+from companies.models import Company, Membership
+from generation.models import Prompt
+from generation.services import activate_prompt, create_prompt_version
+
+_seq = itertools.count(1)
+
+
+def make_company(*, name: str | None = None, **fields) -> Company:
+    n = next(_seq)
+    name = name or f"Company {n}"
+    return Company.objects.create(name=name, slug=f"{name.lower().replace(' ', '-')}-{n}", **fields)
+
+
+def make_member(*, company: Company, role: str = "editor", username: str | None = None):
+    user = get_user_model().objects.create_user(username=username or f"user{next(_seq)}")
+    return Membership.objects.create(user=user, company=company, role=role)
+
+
+def make_prompt(
+    *,
+    key: str = "test-prompt",
+    template: str = "Write about {{ topic }}.",
+    instructions: str = "You are concise.",
+    output_schema: str = "",
+    model: str = "",
+    temperature: float | None = None,
+    active: bool = True,
+) -> Prompt:
+    prompt = create_prompt_version(
+        key=key,
+        template=template,
+        instructions=instructions,
+        output_schema=output_schema,
+        model=model,
+        temperature=temperature,
+    )
+    if active:
+        activate_prompt(prompt=prompt)
+    return prompt
