@@ -30,6 +30,8 @@ INSTALLED_APPS = [
     "django_q",
     "companies",
     "generation",
+    "recommendations",
+    "deliverables",
 ]
 
 MIDDLEWARE = [

@@ -18,4 +18,8 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    path("api/", include("recommendations.api_urls")),
+    path("api/", include("deliverables.api_urls")),
+    path("", include("recommendations.urls")),
+    path("", include("deliverables.urls")),
 ]

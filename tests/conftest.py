@@ -2,6 +2,9 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.builders import make_company, make_member
+from tests.providers import CountingProvider
+
+pytest_plugins = ["tests.fake_openai.plugin"]
 
 
 @pytest.fixture
@@ -29,3 +32,13 @@ def api(member):
 @pytest.fixture
 def anon_api():
     return APIClient()
+
+
+@pytest.fixture
+def provider(settings, monkeypatch) -> CountingProvider:
+    """The offline provider, counted: `provider.calls` is the number of model calls made
+    in this process. Set `provider.fail_with` or `provider.delay` to script trouble."""
+    settings.EVERGREEN_PROVIDER = "offline"
+    counting = CountingProvider()
+    monkeypatch.setattr("generation.services.get_provider", lambda name=None: counting)
+    return counting

@@ -1,14 +1,24 @@
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
 
 class Command(BaseCommand):
-    help = "Load demo data (idempotent). Apps add their own parts in later issues."
+    help = "Load the demo companies, users and content (idempotent: safe to run again)."
 
     def handle(self, *args, **options):
         from companies.services import create_api_user
+        from deliverables.demo import load_demo as load_deliverables
+        from recommendations.demo import load_demo as load_recommendations
 
-        membership, token = create_api_user(
-            username="demo", company_name="Acme Demo", role="admin", password="demo"
-        )
-        self.stdout.write(f"demo login: demo / demo (company {membership.company.name})")
+        with transaction.atomic():
+            membership, token = create_api_user(
+                username="demo", company_name="Acme Demo", role="admin", password="demo"
+            )
+            user = membership.user
+            if not user.is_staff:
+                user.is_staff = user.is_superuser = True
+                user.save(update_fields=["is_staff", "is_superuser"])
+            load_recommendations(stdout=self.stdout)
+            load_deliverables(stdout=self.stdout)
+        self.stdout.write(f"demo login: demo / demo (admin of {membership.company.name})")
         self.stdout.write(f"demo API token: {token.key}")
