@@ -186,3 +186,12 @@ LOGGING = {
         "django_q": {"level": "WARNING"},
     },
 }
+
+# Deliverables (seed 000): transform at most this many per request, each under
+# this many seconds; the rest are queued.
+AI_TRANSFORM_MAX_BATCH = env.int("AI_TRANSFORM_MAX_BATCH", default=5)
+AI_TRANSFORM_TIMEOUT = env.float("AI_TRANSFORM_TIMEOUT", default=10.0)
+
+# Recommendations (seed 003): how many to show, and the maintenance batch size.
+RECOMMENDATIONS_DEFAULT_LIMIT = env.int("RECOMMENDATIONS_DEFAULT_LIMIT", default=3)
+MAINTENANCE_BATCH_SIZE = env.int("MAINTENANCE_BATCH_SIZE", default=1000)
