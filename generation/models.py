@@ -157,6 +157,8 @@ class Generation(models.Model):
     updated_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # Kept so a background refresh gives the new content the same lifetime.
+    ttl = models.DurationField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

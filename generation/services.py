@@ -367,6 +367,7 @@ def _try_insert_claim(job: _Job, owner: str) -> Generation:
                 status=GenerationStatus.PENDING,
                 owner=owner,
                 lease_expires_at=_lease_until(),
+                ttl=job.ttl,
             )
     except IntegrityError:
         return Generation.objects.get(kind=job.kind, scope=job.scope, context_hash=job.key)
@@ -511,6 +512,16 @@ def _stream_into(generation, provider, request, *, restart: bool) -> ProviderRes
 
 
 def _write_through(job, generation, owner, provider_name, result, attempts, latency):
+    try:
+        return _commit_success(job, generation, owner, provider_name, result, attempts, latency)
+    except Exception as exc:
+        # The domain write refused the result: nothing was committed. Release the
+        # claim so waiters stop waiting and the key can be tried again later.
+        _mark_failed(generation, owner, f"could not store the result: {exc}")
+        raise
+
+
+def _commit_success(job, generation, owner, provider_name, result, attempts, latency):
     now = timezone.now()
     model_name = result.model or job.prompt.effective_model
     with transaction.atomic():
@@ -527,6 +538,7 @@ def _write_through(job, generation, owner, provider_name, result, attempts, late
             updated_at=now,
             completed_at=now,
             expires_at=now + job.ttl if job.ttl else None,
+            ttl=job.ttl,
         )
         generation.refresh_from_db()
         _log(
@@ -598,7 +610,7 @@ def _log(
 # --- background entry points (generation.tasks wraps these) ---------------------------
 
 
-def _job_for(generation: Generation, *, ttl: timedelta | None = None) -> _Job:
+def _job_for(generation: Generation) -> _Job:
     return _Job(
         kind=generation.kind,
         scope=generation.scope,
@@ -607,7 +619,7 @@ def _job_for(generation: Generation, *, ttl: timedelta | None = None) -> _Job:
         inputs=generation.inputs,
         company_id=generation.company_id,
         stream=generation.stream,
-        ttl=ttl,
+        ttl=generation.ttl,
         on_result=None,
     )
 
@@ -649,10 +661,7 @@ def revalidate(*, generation_id: int, owner: str) -> Generation | None:
     generation = Generation.objects.select_related("prompt").filter(pk=generation_id).first()
     if generation is None or generation.owner != owner:
         return generation
-    ttl = None
-    if generation.expires_at and generation.completed_at:
-        ttl = generation.expires_at - generation.completed_at
-    job = _job_for(generation, ttl=ttl)
+    job = _job_for(generation)
     provider = get_provider()
     started = time.monotonic()
     try:
