@@ -70,7 +70,7 @@ def test_cache_hit_costs_at_most_two_queries_and_no_write(company, prompt, provi
 
     ask(company)
     with hit_batch():
-        with CaptureQueriesContext(connection) as read:  # noqa: SIM117 - flush is outside
+        with CaptureQueriesContext(connection) as read:
             ask(company)
             ask(company)
         assert len(read.captured_queries) <= 4
