@@ -5,8 +5,9 @@ Every error body is {"error": {"code": str, "message": str, "details": ...}}.
 
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
-from rest_framework import exceptions, status
+from django.http import Http404, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -68,7 +69,38 @@ def exception_handler(exc, context):
     return response
 
 
-def json_404(request, exception=None):
-    from django.http import JsonResponse
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.JSONField(required=False)
 
+
+class ErrorSerializer(serializers.Serializer):
+    """The error body, for the OpenAPI schema."""
+
+    error = ErrorDetailSerializer()
+
+
+def json_404(request, exception=None):
     return JsonResponse(error_body("not_found", "Not found."), status=status.HTTP_404_NOT_FOUND)
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """handler404: the JSON error shape under /api/, Django's page elsewhere."""
+    if _is_api(request):
+        return json_404(request, exception)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """handler500: an API client gets the JSON error shape even for a crash."""
+    if _is_api(request):
+        return JsonResponse(
+            error_body("server_error", "Internal server error."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    return defaults.server_error(request)

@@ -11,6 +11,7 @@ api_patterns = [
         generation_api.GenerationDetailView.as_view(),
         name="generation-detail",
     ),
+    path("usage/", generation_api.UsageView.as_view(), name="usage-api"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
@@ -22,4 +23,9 @@ urlpatterns = [
     path("api/", include("deliverables.api_urls")),
     path("", include("recommendations.urls")),
     path("", include("deliverables.urls")),
+    path("", include("generation.page_urls")),
 ]
+
+# Under /api/ even a 404 or a crash answers with the JSON error shape.
+handler404 = "config.api.not_found"
+handler500 = "config.api.server_error"

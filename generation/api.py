@@ -1,13 +1,16 @@
 from django.db import connection
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from rest_framework import exceptions, generics
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from companies.permissions import CompanyScopedMixin
+from companies.selectors import companies_for
+from config.api import ErrorSerializer
 from generation.models import Generation
-from generation.serializers import GenerationSerializer
+from generation.selectors import usage_report
+from generation.serializers import GenerationSerializer, UsageQuerySerializer, UsageSerializer
 
 
 class HealthView(APIView):
@@ -35,3 +38,35 @@ class GenerationDetailView(CompanyScopedMixin, generics.RetrieveAPIView):
 
     queryset = Generation.objects.all()
     serializer_class = GenerationSerializer
+
+
+class UsageView(APIView):
+    """Provider calls, cache hits, tokens and cost per day x kind x company."""
+
+    @extend_schema(
+        parameters=[UsageQuerySerializer],
+        responses={
+            200: UsageSerializer,
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+    )
+    def get(self, request):
+        query = UsageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        companies = companies_for(user=request.user)
+        if "company" in params:
+            companies = companies.filter(pk=params["company"])
+            # Another company's id is simply not found, as for any other object.
+            if not companies.exists():
+                raise exceptions.NotFound("No such company.")
+        report = usage_report(
+            company_ids=companies.values("pk"),
+            since=params["since"],
+            until=params["until"],
+            kind=params.get("kind") or None,
+        )
+        return Response(UsageSerializer(report).data)

@@ -1,6 +1,10 @@
+from datetime import timedelta
+
+from django.utils import timezone
 from rest_framework import serializers
 
 from generation.models import Generation
+from generation.selectors import DEFAULT_DAYS, MAX_DAYS
 
 
 class GenerationSerializer(serializers.ModelSerializer):
@@ -27,3 +31,55 @@ class GenerationSerializer(serializers.ModelSerializer):
             "expires_at",
         ]
         read_only_fields = fields
+
+
+class UsageQuerySerializer(serializers.Serializer):
+    """The period and filters of a usage report; the last 30 days by default."""
+
+    since = serializers.DateField(required=False, help_text="First day (YYYY-MM-DD).")
+    until = serializers.DateField(required=False, help_text="Last day (YYYY-MM-DD); today.")
+    company = serializers.IntegerField(
+        required=False, min_value=1, help_text="One of your companies; all of them by default."
+    )
+    kind = serializers.CharField(required=False, max_length=50, help_text="e.g. recommendation")
+
+    def validate(self, attrs: dict) -> dict:
+        until = attrs.get("until") or timezone.localdate()
+        since = attrs.get("since") or until - timedelta(days=DEFAULT_DAYS - 1)
+        if since > until:
+            raise serializers.ValidationError({"since": "since must not be after until."})
+        if (until - since).days + 1 > MAX_DAYS:
+            raise serializers.ValidationError(
+                {"since": f"The period may cover at most {MAX_DAYS} days."}
+            )
+        return {**attrs, "since": since, "until": until}
+
+
+class UsageFiguresSerializer(serializers.Serializer):
+    provider_calls = serializers.IntegerField(help_text="Provider requests made (retries count).")
+    generations = serializers.IntegerField(help_text="Artefacts for which a provider was asked.")
+    cache_hits = serializers.IntegerField()
+    calls_saved = serializers.IntegerField(help_text="Provider calls not made: the cache hits.")
+    tokens_in = serializers.IntegerField()
+    tokens_out = serializers.IntegerField()
+    cost = serializers.DecimalField(max_digits=16, decimal_places=6, help_text="USD")
+    success_rate = serializers.FloatField(
+        allow_null=True, help_text="Successful generations / generations; null when none."
+    )
+    mean_latency_ms = serializers.FloatField(allow_null=True)
+    budget_exceeded = serializers.IntegerField(help_text="Requests refused by the daily budget.")
+    providers = serializers.ListField(child=serializers.CharField(), help_text='e.g. ["offline"]')
+
+
+class UsageRowSerializer(UsageFiguresSerializer):
+    day = serializers.DateField()
+    kind = serializers.CharField()
+    company = serializers.IntegerField()
+    company_name = serializers.CharField()
+
+
+class UsageSerializer(serializers.Serializer):
+    since = serializers.DateField()
+    until = serializers.DateField()
+    rows = UsageRowSerializer(many=True)
+    totals = UsageFiguresSerializer()
