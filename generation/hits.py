@@ -5,16 +5,19 @@ added up in memory and written when the batch closes, one UPDATE per
 (day, kind, company). Outside a batch each hit is written at once.
 """
 
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from generation.models import HitCounter
+
+logger = logging.getLogger(__name__)
 
 _batch: ContextVar[Counter | None] = ContextVar("evergreen_hit_batch", default=None)
 
@@ -44,12 +47,16 @@ def hit_batch() -> Iterator[Counter]:
 
 
 def flush_hits(counts: Counter) -> None:
+    """Write the counts; a failure loses them but never fails the read that made them."""
     for (day, kind, company_id), count in counts.items():
         if count <= 0:
             continue
-        with transaction.atomic():
-            updated = HitCounter.objects.filter(day=day, kind=kind, company_id=company_id).update(
-                hits=F("hits") + count
-            )
-            if not updated:
-                HitCounter.objects.create(day=day, kind=kind, company_id=company_id, hits=count)
+        try:
+            with transaction.atomic():
+                updated = HitCounter.objects.filter(
+                    day=day, kind=kind, company_id=company_id
+                ).update(hits=F("hits") + count)
+                if not updated:
+                    HitCounter.objects.create(day=day, kind=kind, company_id=company_id, hits=count)
+        except DatabaseError:
+            logger.warning("could not record %s cache hits for %s", count, kind, exc_info=True)
