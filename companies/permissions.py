@@ -31,6 +31,10 @@ class HasCompanyWriteRole(permissions.BasePermission):
     def has_object_permission(self, request, view, obj) -> bool:
         if request.method in permissions.SAFE_METHODS:
             return True
+        # Checked here too: a view listing only this class must not crash on
+        # an anonymous writer (filtering on AnonymousUser raises TypeError).
+        if not request.user or not request.user.is_authenticated:
+            return False
         company_id = _company_id_of(obj, getattr(view, "company_field", "company"))
         return Membership.objects.filter(
             user=request.user, company_id=company_id, role__in=WRITE_ROLES
