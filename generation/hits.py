@@ -23,7 +23,7 @@ _batch: ContextVar[Counter | None] = ContextVar("evergreen_hit_batch", default=N
 
 
 def record_hit(*, kind: str, company_id: int | None, count: int = 1) -> None:
-    key = (timezone.now().date(), kind, company_id)
+    key = (timezone.localdate(), kind, company_id)
     batch = _batch.get()
     if batch is None:
         flush_hits(Counter({key: count}))
