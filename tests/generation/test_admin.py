@@ -505,3 +505,18 @@ def test_log_changelist_costs_the_same_queries_for_5_and_50_rows(admin_client):
 
     assert GenerationLog.objects.count() == 50
     assert with_5 == with_50
+
+
+def test_staff_without_prompt_permissions_cannot_activate_or_copy(client, django_user_model):
+    staff = django_user_model.objects.create_user(username="helper", is_staff=True)
+    client.force_login(staff)
+    make_prompt(key="test-advice")
+    v2 = make_prompt(key="test-advice", active=False)
+
+    for name in ("activate", "new_version", "rollback"):
+        url = reverse(f"admin:generation_prompt_{name}", args=[v2.pk])
+        assert client.post(url).status_code == 403, name
+    assert client.get(reverse("admin:generation_prompt_diff", args=[v2.pk])).status_code == 403
+
+    assert Prompt.objects.filter(key="test-advice").count() == 2
+    assert not Prompt.objects.get(pk=v2.pk).is_active
