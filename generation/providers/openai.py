@@ -28,6 +28,8 @@ from generation.providers.base import ProviderRequest, ProviderResult
 TRANSIENT_STATUS = {408, 409, 429}
 MAX_MESSAGE = 300
 _SECRET = re.compile(r"sk-[A-Za-z0-9_\-*]+")
+# The API quotes a rejected key back, masked but with its last characters.
+_QUOTED_KEY = re.compile(r"(API key provided: )\S+")
 
 
 def retry_after_seconds(headers: httpx.Headers | None) -> float | None:
@@ -74,6 +76,8 @@ class OpenAIProvider:
 
     def __init__(self, *, api_key: str, base_url: str | None = None, timeout: float = 30.0) -> None:
         self._api_key = api_key
+        # The SDK refuses to start without a key; a placeholder lets the request
+        # fail as a logged, non-retried 401 instead of crashing the caller.
         self.client = openai.OpenAI(
             api_key=api_key or "missing",
             base_url=base_url or None,
@@ -158,6 +162,7 @@ class OpenAIProvider:
         if self._api_key:
             message = message.replace(self._api_key, "***")
         message = _SECRET.sub("sk-***", message)
+        message = _QUOTED_KEY.sub(r"\1***", message)
         return message if len(message) <= MAX_MESSAGE else message[: MAX_MESSAGE - 3] + "..."
 
     def _error(self, exc: Exception) -> ProviderError:

@@ -202,6 +202,7 @@ def test_error_message_is_short_and_never_carries_the_api_key(fake_openai):
     assert "HTTP 401" in str(error)
     assert key not in str(error)
     assert "abcdef" not in str(error)
+    assert "6789" not in str(error)  # not even the masked tail the API quotes back
     assert len(str(error)) <= 300
 
 
