@@ -1,0 +1,131 @@
+from datetime import datetime
+from typing import Any
+
+from rest_framework import serializers
+
+from deliverables.models import (
+    Deliverable,
+    DeliverableStatus,
+    DisplayFormat,
+    TransformationStatus,
+    Workspace,
+)
+
+
+def _iso(value: datetime | None) -> str | None:
+    """DRF's DateTimeField format (UTC as "Z"), without a field object per value."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class WorkspaceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Workspace
+        fields = ["id", "company", "name", "goal", "created_at"]
+        read_only_fields = fields
+
+
+class DeliverableListSerializer(serializers.Serializer):
+    """One listed deliverable, from a row dict of selectors.deliverable_rows.
+
+    The fields are declared for the schema; to_representation is written out by
+    hand because the list is the hot path (see bench/deliverables_list.py).
+    `display_content` is cleaned HTML when display_format is "html", markdown
+    text otherwise (render it, then sanitize).
+    """
+
+    id = serializers.IntegerField(read_only=True)
+    title = serializers.CharField(read_only=True)
+    status = serializers.ChoiceField(choices=DeliverableStatus.choices, read_only=True)
+    display_content = serializers.CharField(read_only=True)
+    display_format = serializers.ChoiceField(choices=DisplayFormat.choices, read_only=True)
+    transformation_timestamp = serializers.DateTimeField(read_only=True, allow_null=True)
+    content_transformation_status = serializers.ChoiceField(
+        choices=TransformationStatus.choices, read_only=True
+    )
+    display_quality_score = serializers.FloatField(read_only=True, allow_null=True)
+    ai_confidence = serializers.FloatField(read_only=True, allow_null=True)
+    auto_display_generated = serializers.BooleanField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+
+    def to_representation(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": row["id"],
+            "title": row["title"],
+            "status": row["status"],
+            "display_content": row["display_content"],
+            "display_format": row["display_format"],
+            "transformation_timestamp": _iso(row["transformation_timestamp"]),
+            "content_transformation_status": row["content_transformation_status"],
+            "display_quality_score": row["display_quality_score"],
+            "ai_confidence": row["ai_confidence"],
+            "auto_display_generated": row["auto_display_generated"],
+            "updated_at": _iso(row["updated_at"]),
+        }
+
+
+class CacheStatsSerializer(serializers.Serializer):
+    cached = serializers.IntegerField(help_text="Served from the stored display: no call.")
+    transformed = serializers.IntegerField(help_text="Provider calls made by this request.")
+    queued = serializers.IntegerField(help_text="Transform tasks queued by this request.")
+    pending = serializers.IntegerField(help_text="Deliverables whose display is on its way.")
+    failed = serializers.IntegerField()
+    calls_saved = serializers.IntegerField()
+
+
+class ListingMetaSerializer(serializers.Serializer):
+    cache = CacheStatsSerializer()
+
+
+class DeliverableListResponseSerializer(serializers.Serializer):
+    """The documented shape of the workspace deliverables listing."""
+
+    workspace = WorkspaceSerializer()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = DeliverableListSerializer(many=True)
+    meta = ListingMetaSerializer()
+
+
+class DeliverableSerializer(serializers.ModelSerializer):
+    """One deliverable with its raw content."""
+
+    class Meta:
+        model = Deliverable
+        fields = [
+            "id",
+            "workspace",
+            "title",
+            "status",
+            "content",
+            "display_content",
+            "display_format",
+            "transformation_timestamp",
+            "content_transformation_status",
+            "display_quality_score",
+            "ai_confidence",
+            "auto_display_generated",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliverableUpdateSerializer(serializers.Serializer):
+    """What an editor may change; new content makes the display stale."""
+
+    title = serializers.CharField(max_length=300, required=False, allow_blank=False)
+    status = serializers.ChoiceField(choices=DeliverableStatus.choices, required=False)
+    content = serializers.JSONField(required=False)
+
+    def validate_content(self, value: Any) -> Any:
+        if not isinstance(value, dict | list):
+            raise serializers.ValidationError("Content must be a JSON object or array.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs:
+            raise serializers.ValidationError("Send at least one of title, status, content.")
+        return attrs
