@@ -1,0 +1,148 @@
+from django.contrib import admin, messages
+
+from recommendations import services
+from recommendations.models import (
+    CompanyDomainProgress,
+    CompanyStepProgress,
+    ContextSnapshot,
+    HealthSummary,
+    Insight,
+    JourneyDomain,
+    JourneyStep,
+    Recommendation,
+    RecommendationEffectiveness,
+)
+
+
+class JourneyStepInline(admin.TabularInline):
+    model = JourneyStep
+    extra = 0
+    fields = ["order", "slug", "name", "description"]
+
+
+@admin.register(JourneyDomain)
+class JourneyDomainAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "order"]
+    inlines = [JourneyStepInline]
+
+
+@admin.register(JourneyStep)
+class JourneyStepAdmin(admin.ModelAdmin):
+    list_display = ["name", "domain", "order"]
+    list_filter = ["domain"]
+    list_select_related = ["domain"]
+
+
+@admin.register(CompanyStepProgress)
+class CompanyStepProgressAdmin(admin.ModelAdmin):
+    list_display = ["company", "step", "status", "started_at", "completed_at", "last_activity_at"]
+    list_filter = ["company", "status", "step__domain"]
+    list_select_related = ["company", "step__domain"]
+    # Progress changes go through services.update_step_progress (it refreshes the context).
+    readonly_fields = ["company", "step", "status", "started_at", "completed_at"]
+
+
+@admin.register(CompanyDomainProgress)
+class CompanyDomainProgressAdmin(admin.ModelAdmin):
+    list_display = ["company", "domain", "maturity_level", "updated_at"]
+    list_filter = ["company", "domain"]
+    list_select_related = ["company", "domain"]
+
+
+@admin.register(ContextSnapshot)
+class ContextSnapshotAdmin(admin.ModelAdmin):
+    list_display = ["company", "short_hash", "is_current", "created_at"]
+    list_filter = ["company", "is_current"]
+    list_select_related = ["company"]
+    readonly_fields = ["company", "context_hash", "context_data", "is_current", "created_at"]
+
+    @admin.display(description="context hash")
+    def short_hash(self, obj) -> str:
+        return obj.context_hash[:12]
+
+
+@admin.action(description="Mark stale")
+def mark_stale(modeladmin, request, queryset):
+    changed = services.mark_stale(rows=list(queryset))
+    modeladmin.message_user(request, f"{changed} row(s) marked stale.")
+
+
+@admin.action(description="Regenerate (mark stale, then make current content now)")
+def regenerate(modeladmin, request, queryset):
+    changed, errors = services.regenerate(rows=list(queryset))
+    modeladmin.message_user(request, f"{changed} row(s) marked stale and regenerated.")
+    for error in errors:
+        modeladmin.message_user(request, error, level=messages.WARNING)
+
+
+class ContentAdmin(admin.ModelAdmin):
+    """Shared by the three kinds of content; the kind is the model (one admin each)."""
+
+    actions = [mark_stale, regenerate]
+    list_filter = ["company", "status", "provider", "model"]
+    list_select_related = ["company"]
+    date_hierarchy = "generated_at"
+    readonly_fields = [
+        "company",
+        "context_hash",
+        "generation",
+        "prompt",
+        "prompt_version",
+        "model",
+        "provider",
+        "generated_at",
+        "expires_at",
+        "stale_at",
+        "last_presented_at",
+        "times_presented",
+    ]
+    # Status changes go through the lifecycle (actions), never a free form field.
+    exclude = ["status"]
+    content_columns = ["status", "times_presented", "generated_at", "expires_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(Recommendation)
+class RecommendationAdmin(ContentAdmin):
+    list_display = ["__str__", "company", "step", *ContentAdmin.content_columns, "started_at"]
+    list_select_related = ["company", "step__domain"]
+    list_filter = [*ContentAdmin.list_filter, "step__domain"]
+    readonly_fields = [*ContentAdmin.readonly_fields, "step", "started_at", "completed_at"]
+
+
+@admin.register(Insight)
+class InsightAdmin(ContentAdmin):
+    list_display = [
+        "__str__",
+        "company",
+        "domain",
+        "step",
+        "relevance_score",
+        *ContentAdmin.content_columns,
+    ]
+    list_select_related = ["company", "domain", "step"]
+    list_filter = [*ContentAdmin.list_filter, "domain"]
+    readonly_fields = [*ContentAdmin.readonly_fields, "domain", "step"]
+
+
+@admin.register(HealthSummary)
+class HealthSummaryAdmin(ContentAdmin):
+    list_display = ["__str__", "company", *ContentAdmin.content_columns]
+
+
+@admin.register(RecommendationEffectiveness)
+class RecommendationEffectivenessAdmin(admin.ModelAdmin):
+    list_display = [
+        "recommendation",
+        "company",
+        "was_started",
+        "was_completed",
+        "time_to_start",
+        "time_to_complete",
+        "created_at",
+    ]
+    list_filter = ["company", "was_started", "was_completed"]
+    list_select_related = ["company", "recommendation"]
+    readonly_fields = list_display

@@ -1,0 +1,215 @@
+"""Thin DRF views: parse, call one service or selector, render. Domain errors become
+HTTP in config.api.exception_handler (409 illegal transition, 503 provider down)."""
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, generics
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from companies.models import Company
+from companies.permissions import CompanyScopedMixin, HasCompanyWriteRole
+from companies.selectors import can_write, companies_for
+from config.api import ErrorSerializer
+from generation.errors import ProviderUnavailable
+from recommendations import selectors, services
+from recommendations.models import JourneyStep, Recommendation
+from recommendations.serializers import (
+    EffectivenessSerializer,
+    FeedbackSerializer,
+    HealthSummarySerializer,
+    InsightQuerySerializer,
+    InsightSerializer,
+    JourneyDomainSerializer,
+    RecommendationListQuerySerializer,
+    RecommendationSerializer,
+    StepProgressInputSerializer,
+    StepProgressSerializer,
+)
+
+ERRORS = {404: ErrorSerializer, 503: ErrorSerializer}
+
+
+class CompanyRouteMixin:
+    """For /companies/<company_id>/...: the company must be one of the caller's (else 404)."""
+
+    def get_company(self) -> Company:
+        if not hasattr(self, "_company"):
+            self._company = get_object_or_404(
+                companies_for(user=self.request.user), pk=self.kwargs["company_id"]
+            )
+        return self._company
+
+
+class GenerationThrottleMixin:
+    """Reads that may call the model cost money: throttled per user."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "generation"
+
+
+class RecommendationListView(GenerationThrottleMixin, CompanyRouteMixin, APIView):
+    @extend_schema(
+        parameters=[RecommendationListQuerySerializer],
+        responses={200: RecommendationSerializer(many=True), 400: ErrorSerializer, **ERRORS},
+        summary="Recommendations for the company's current context (generated if missing)",
+    )
+    def get(self, request, company_id: int):
+        query = RecommendationListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        page = services.recommendations_for(
+            company=self.get_company(), limit=query.validated_data.get("limit")
+        )
+        data = RecommendationSerializer(
+            page.items, many=True, context={"context_hash": page.context_hash}
+        ).data
+        return Response(data)
+
+
+class RecommendationActionView(CompanyScopedMixin, generics.GenericAPIView):
+    queryset = Recommendation.objects.select_related("step__domain")
+    serializer_class = RecommendationSerializer
+    permission_classes = [*generics.GenericAPIView.permission_classes, HasCompanyWriteRole]
+    company_field = "company"
+
+    def respond(self, recommendation: Recommendation) -> Response:
+        return Response(RecommendationSerializer(recommendation).data)
+
+
+class StartRecommendationView(RecommendationActionView):
+    @extend_schema(
+        request=None,
+        responses={200: RecommendationSerializer, 409: ErrorSerializer, **ERRORS},
+        summary="Start a recommendation (fresh or active; the first start is timed)",
+    )
+    def post(self, request, pk: int):
+        rec = services.start_recommendation(recommendation=self.get_object())
+        return self.respond(rec)
+
+
+class CompleteRecommendationView(RecommendationActionView):
+    @extend_schema(
+        request=None,
+        responses={200: RecommendationSerializer, 409: ErrorSerializer, **ERRORS},
+        summary="Complete an active recommendation",
+    )
+    def post(self, request, pk: int):
+        rec = services.complete_recommendation(recommendation=self.get_object())
+        return self.respond(rec)
+
+
+class FeedbackRecommendationView(RecommendationActionView):
+    @extend_schema(
+        request=FeedbackSerializer,
+        responses={200: RecommendationSerializer, 400: ErrorSerializer, **ERRORS},
+        summary="Record the user's feedback on a recommendation",
+    )
+    def post(self, request, pk: int):
+        rec = self.get_object()
+        body = FeedbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        rec = services.record_feedback(recommendation=rec, by=request.user, **body.validated_data)
+        return self.respond(rec)
+
+
+class InsightListView(GenerationThrottleMixin, CompanyRouteMixin, generics.ListAPIView):
+    serializer_class = InsightSerializer
+
+    @extend_schema(
+        parameters=[InsightQuerySerializer],
+        responses={200: InsightSerializer(many=True), 400: ErrorSerializer, **ERRORS},
+        summary="Peer insights by domain or step, most relevant first (generated if missing)",
+    )
+    def get(self, request, *args, **kwargs):
+        company = self.get_company()
+        query = InsightQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        domain, step = services.resolve_insight_target(
+            company=company,
+            domain=query.validated_data.get("domain"),
+            step=query.validated_data.get("step"),
+        )
+        self.context_hash, error = "", ""
+        live_only = True
+        if domain is not None:
+            self.context_hash, error = services.ensure_insights(
+                company=company, domain=domain, step=step
+            )
+        queryset = selectors.insights_queryset(
+            company=company, context_hash=self.context_hash or None, domain=domain, step=step
+        )
+        if error and not queryset.exists():
+            # The provider failed: serve the target's earlier insights, marked as such.
+            live_only = False
+            queryset = selectors.insights_queryset(
+                company=company, domain=domain, step=step, live_only=live_only
+            )
+            if not queryset.exists():
+                raise ProviderUnavailable(error)
+        page = self.paginate_queryset(queryset)
+        services.present(rows=page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "context_hash": self.context_hash}
+
+
+class HealthSummaryView(GenerationThrottleMixin, CompanyRouteMixin, APIView):
+    @extend_schema(
+        responses={200: HealthSummarySerializer, **ERRORS},
+        summary="The company's current health summary (generated if missing)",
+    )
+    def get(self, request, company_id: int):
+        page = services.health_summary_for(company=self.get_company())
+        return Response(
+            HealthSummarySerializer(page.items[0], context={"context_hash": page.context_hash}).data
+        )
+
+
+class JourneyView(CompanyRouteMixin, APIView):
+    @extend_schema(
+        responses={200: JourneyDomainSerializer(many=True), 404: ErrorSerializer},
+        summary="The journey's domains and steps with this company's progress",
+    )
+    def get(self, request, company_id: int):
+        domains = selectors.journey_for(company=self.get_company())
+        return Response(JourneyDomainSerializer(domains, many=True).data)
+
+
+class StepProgressView(CompanyRouteMixin, APIView):
+    @extend_schema(
+        request=StepProgressInputSerializer,
+        responses={
+            200: StepProgressSerializer,
+            400: ErrorSerializer,
+            403: ErrorSerializer,
+            404: ErrorSerializer,
+        },
+        summary="Set the company's status on a step; the company context changes",
+    )
+    def post(self, request, company_id: int, step_id: int):
+        company = self.get_company()
+        if not can_write(user=request.user, company=company):
+            raise exceptions.PermissionDenied(HasCompanyWriteRole.message)
+        step = get_object_or_404(JourneyStep.objects.select_related("domain"), pk=step_id)
+        body = StepProgressInputSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        progress = services.update_step_progress(
+            company=company, step=step, status=body.validated_data["status"]
+        )
+        return Response(StepProgressSerializer(progress).data)
+
+
+class EffectivenessListView(CompanyRouteMixin, generics.ListAPIView):
+    serializer_class = EffectivenessSerializer
+
+    @extend_schema(
+        parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],
+        summary="Whether recommendations were started/completed, and how fast",
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return selectors.effectiveness_queryset(company=self.get_company())

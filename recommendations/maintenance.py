@@ -1,0 +1,202 @@
+"""Expiry and retention in batches: stale by context change, stale by age (per kind),
+and deletion of old snapshots and generation logs.
+
+Each batch is one short statement in its own transaction (autocommit), so no lock is
+held for long and readers are never blocked for the whole run. Batches walk the table
+by primary key (keyset), so every row is looked at once however many match. Every
+job is idempotent: running it twice changes nothing the second time.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from generation.models import GenerationLog
+from recommendations.lifecycle import LIVE, Status
+from recommendations.models import ContextSnapshot, GeneratedContent
+from recommendations.services import CONTENT_MODELS
+
+# Called with (task label, ids advanced, id-space total) after each batch.
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class MaintenanceReport:
+    stale_by_context: dict[str, int] = field(default_factory=dict)
+    stale_by_age: dict[str, int] = field(default_factory=dict)
+    snapshots_deleted: int = 0
+    logs_deleted: int = 0
+
+    @property
+    def stale_total(self) -> int:
+        return sum(self.stale_by_context.values()) + sum(self.stale_by_age.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "stale_by_context": self.stale_by_context,
+            "stale_by_age": self.stale_by_age,
+            "snapshots_deleted": self.snapshots_deleted,
+            "logs_deleted": self.logs_deleted,
+        }
+
+
+def _walk(
+    label: str,
+    candidates: QuerySet,
+    apply: Callable[[list[int]], int],
+    *,
+    batch_size: int,
+    progress: Progress | None,
+) -> int:
+    """Take matching ids in pk order, `batch_size` at a time, and apply one statement
+    to each batch; returns the rows changed."""
+    total_ids = (candidates.model.objects.aggregate(m=Max("pk"))["m"] or 0) if progress else 0
+    after, changed = 0, 0
+    while True:
+        ids = list(
+            candidates.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            break
+        changed += apply(ids)
+        if progress:
+            progress(label, ids[-1] - after, total_ids)
+        after = ids[-1]
+        if len(ids) < batch_size:
+            break
+    if progress:
+        progress(label, max(0, total_ids - after), total_ids)
+    return changed
+
+
+def mark_stale_by_context(
+    *,
+    model: type[GeneratedContent],
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Stale the context-bound rows whose context is no longer their company's current
+    one (the seed's mark_stale_recommendations_batch, looped)."""
+    batch_size = batch_size or settings.MAINTENANCE_BATCH_SIZE
+    current = ContextSnapshot.objects.filter(
+        company_id=OuterRef("company_id"), is_current=True
+    ).values("context_hash")[:1]
+    candidates = (
+        model.objects.filter(model.context_bound())
+        .annotate(current_hash=Subquery(current))
+        .filter(current_hash__isnull=False)
+        .exclude(context_hash=F("current_hash"))
+    )
+
+    def apply(ids: list[int]) -> int:
+        # Re-checked in the UPDATE: a row completed since the SELECT stays completed.
+        return model.objects.filter(model.context_bound(), pk__in=ids).update(
+            status=Status.STALE, stale_at=timezone.now()
+        )
+
+    return _walk(
+        f"{model._meta.model_name}: context",
+        candidates,
+        apply,
+        batch_size=batch_size,
+        progress=progress,
+    )
+
+
+def _expired(kind: str, now: datetime) -> Q:
+    # Rows carry expires_at; one without it ages by its kind's lifetime.
+    return Q(expires_at__lte=now) | Q(
+        expires_at__isnull=True, generated_at__lte=now - settings.EVERGREEN_EXPIRY[kind]
+    )
+
+
+def mark_stale_by_age(
+    *,
+    kind: str,
+    now: datetime | None = None,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Stale the live rows of one kind that have outlived its lifetime (14/30/7 days)."""
+    model = CONTENT_MODELS[kind]
+    now = now or timezone.now()
+    batch_size = batch_size or settings.MAINTENANCE_BATCH_SIZE
+    expired = Q(status__in=LIVE) & _expired(kind, now)
+
+    def apply(ids: list[int]) -> int:
+        return model.objects.filter(expired, pk__in=ids).update(
+            status=Status.STALE, stale_at=timezone.now()
+        )
+
+    return _walk(
+        f"{kind}: age",
+        model.objects.filter(expired),
+        apply,
+        batch_size=batch_size,
+        progress=progress,
+    )
+
+
+def mark_stale(
+    *,
+    now: datetime | None = None,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+    report: MaintenanceReport | None = None,
+) -> MaintenanceReport:
+    report = report or MaintenanceReport()
+    for kind, model in CONTENT_MODELS.items():
+        report.stale_by_context[kind] = mark_stale_by_context(
+            model=model, batch_size=batch_size, progress=progress
+        )
+        report.stale_by_age[kind] = mark_stale_by_age(
+            kind=kind, now=now, batch_size=batch_size, progress=progress
+        )
+    return report
+
+
+def cleanup(
+    *,
+    now: datetime | None = None,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+    report: MaintenanceReport | None = None,
+) -> MaintenanceReport:
+    """Delete snapshots (never a company's current one) and generation logs older than
+    EVERGREEN_RETENTION_DAYS."""
+    report = report or MaintenanceReport()
+    now = now or timezone.now()
+    batch_size = batch_size or settings.MAINTENANCE_BATCH_SIZE
+    cutoff = now - timedelta(days=settings.EVERGREEN_RETENTION_DAYS)
+    old_snapshots = ContextSnapshot.objects.filter(created_at__lt=cutoff, is_current=False)
+    report.snapshots_deleted = _walk(
+        "snapshots: retention",
+        old_snapshots,
+        lambda ids: old_snapshots.filter(pk__in=ids).delete()[0],
+        batch_size=batch_size,
+        progress=progress,
+    )
+    old_logs = GenerationLog.objects.filter(created_at__lt=cutoff)
+    report.logs_deleted = _walk(
+        "generation logs: retention",
+        old_logs,
+        lambda ids: old_logs.filter(pk__in=ids).delete()[0],
+        batch_size=batch_size,
+        progress=progress,
+    )
+    return report
+
+
+def run_maintenance(
+    *,
+    now: datetime | None = None,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> MaintenanceReport:
+    """The daily job of the seed: stale marking, then retention."""
+    report = mark_stale(now=now, batch_size=batch_size, progress=progress)
+    return cleanup(now=now, batch_size=batch_size, progress=progress, report=report)

@@ -1,0 +1,198 @@
+from rest_framework import serializers
+
+from recommendations.lifecycle import Status
+from recommendations.models import (
+    CompanyStepProgress,
+    HealthSummary,
+    Insight,
+    JourneyDomain,
+    JourneyStep,
+    Recommendation,
+    RecommendationEffectiveness,
+    StepStatus,
+)
+
+
+class StepRefSerializer(serializers.ModelSerializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = JourneyStep
+        fields = ["id", "slug", "name", "domain"]
+
+
+class ContentMixin(serializers.Serializer):
+    """Provenance and lifecycle fields shared by the three kinds of content."""
+
+    status = serializers.ChoiceField(choices=Status.choices, read_only=True)
+    is_new = serializers.SerializerMethodField(help_text="First time this was shown.")
+    is_fallback = serializers.SerializerMethodField(
+        help_text="Made for an earlier company context: shown because current content is missing."
+    )
+    is_offline = serializers.BooleanField(read_only=True)
+
+    def get_is_new(self, obj) -> bool:
+        return bool(getattr(obj, "was_fresh", False))
+
+    def get_is_fallback(self, obj) -> bool:
+        current = self.context.get("context_hash")
+        return bool(current) and obj.context_hash != current
+
+
+CONTENT_FIELDS = [
+    "status",
+    "is_new",
+    "is_fallback",
+    "is_offline",
+    "context_hash",
+    "prompt_version",
+    "model",
+    "provider",
+    "generated_at",
+    "expires_at",
+    "last_presented_at",
+    "times_presented",
+]
+
+
+class RecommendationSerializer(ContentMixin, serializers.ModelSerializer):
+    step = StepRefSerializer(read_only=True)
+
+    class Meta:
+        model = Recommendation
+        fields = [
+            "id",
+            "step",
+            "content",
+            *CONTENT_FIELDS,
+            "started_at",
+            "completed_at",
+            "user_feedback",
+        ]
+        read_only_fields = fields
+
+
+class RecommendationListQuerySerializer(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=1, max_value=200, required=False)
+
+
+class FeedbackSerializer(serializers.Serializer):
+    rating = serializers.IntegerField(min_value=1, max_value=5)
+    helpful = serializers.BooleanField(required=False, allow_null=True, default=None)
+    comment = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+
+
+class InsightSerializer(ContentMixin, serializers.ModelSerializer):
+    domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    step = StepRefSerializer(read_only=True)
+
+    class Meta:
+        model = Insight
+        fields = [
+            "id",
+            "domain",
+            "step",
+            "content",
+            "author_profile",
+            "relevance_score",
+            *CONTENT_FIELDS,
+        ]
+        read_only_fields = fields
+
+
+class InsightQuerySerializer(serializers.Serializer):
+    domain = serializers.PrimaryKeyRelatedField(
+        queryset=JourneyDomain.objects.all(), required=False
+    )
+    step = serializers.PrimaryKeyRelatedField(queryset=JourneyStep.objects.all(), required=False)
+
+    def validate(self, attrs):
+        domain, step = attrs.get("domain"), attrs.get("step")
+        if domain is not None and step is not None and step.domain_id != domain.pk:
+            raise serializers.ValidationError({"step": "This step is not in that domain."})
+        return attrs
+
+
+class HealthSummarySerializer(ContentMixin, serializers.ModelSerializer):
+    class Meta:
+        model = HealthSummary
+        fields = ["id", "content", *CONTENT_FIELDS]
+        read_only_fields = fields
+
+
+class StepProgressInputSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=StepStatus.choices)
+
+
+class StepProgressSerializer(serializers.ModelSerializer):
+    step = StepRefSerializer(read_only=True)
+
+    class Meta:
+        model = CompanyStepProgress
+        fields = ["step", "status", "started_at", "completed_at", "last_activity_at"]
+        read_only_fields = fields
+
+
+class JourneyStepSerializer(serializers.ModelSerializer):
+    status = serializers.SerializerMethodField()
+    started_at = serializers.SerializerMethodField()
+    completed_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = JourneyStep
+        fields = ["id", "slug", "name", "order", "status", "started_at", "completed_at"]
+        read_only_fields = fields
+
+    def get_status(self, obj) -> str:
+        progress = obj.company_progress
+        return progress.status if progress else StepStatus.NOT_STARTED
+
+    def get_started_at(self, obj) -> str | None:
+        progress = obj.company_progress
+        return progress.started_at.isoformat() if progress and progress.started_at else None
+
+    def get_completed_at(self, obj) -> str | None:
+        progress = obj.company_progress
+        return progress.completed_at.isoformat() if progress and progress.completed_at else None
+
+
+class JourneyDomainSerializer(serializers.ModelSerializer):
+    maturity_level = serializers.IntegerField(source="company_maturity", read_only=True)
+    completed_count = serializers.IntegerField(read_only=True)
+    step_count = serializers.IntegerField(read_only=True)
+    steps = JourneyStepSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = JourneyDomain
+        fields = [
+            "id",
+            "slug",
+            "name",
+            "order",
+            "maturity_level",
+            "completed_count",
+            "step_count",
+            "steps",
+        ]
+        read_only_fields = fields
+
+
+class EffectivenessSerializer(serializers.ModelSerializer):
+    recommendation = serializers.PrimaryKeyRelatedField(read_only=True)
+    title = serializers.CharField(source="recommendation.title", read_only=True)
+    step = StepRefSerializer(source="recommendation.step", read_only=True)
+
+    class Meta:
+        model = RecommendationEffectiveness
+        fields = [
+            "id",
+            "recommendation",
+            "title",
+            "step",
+            "was_started",
+            "was_completed",
+            "time_to_start",
+            "time_to_complete",
+            "created_at",
+        ]
+        read_only_fields = fields

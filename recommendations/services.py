@@ -1,0 +1,605 @@
+"""Workflows of the journey and its AI content: progress, context, reads that generate
+what is missing, presentation, and the recommendation lifecycle.
+
+Content is generated through generation.services.get_or_generate, one provider call
+per missing artefact; the domain row is written in its on_result (inside the
+write-through transaction). A company context change makes new content because the
+context is part of every generation's inputs, hence of its key.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+from django.db.models import Case, Count, F, Value, When
+from django.utils import timezone
+
+from companies.models import Company
+from config.errors import IllegalTransition
+from generation.errors import BudgetExceeded, ProviderUnavailable
+from generation.hashing import sha256_of
+from generation.hits import record_hit
+from generation.models import Generation
+from generation.services import GenerationResult, Source, get_or_generate
+from recommendations import selectors
+from recommendations.lifecycle import LIVE, Status
+from recommendations.models import (
+    MAX_MATURITY,
+    CompanyDomainProgress,
+    CompanyStepProgress,
+    ContextSnapshot,
+    GeneratedContent,
+    HealthSummary,
+    Insight,
+    JourneyDomain,
+    JourneyStep,
+    Recommendation,
+    RecommendationEffectiveness,
+    StepStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+KIND_RECOMMENDATION = "recommendation"
+KIND_INSIGHT = "insight"
+KIND_HEALTH = "health_summary"
+# Prompt keys are the kinds.
+CONTENT_MODELS: dict[str, type[GeneratedContent]] = {
+    KIND_RECOMMENDATION: Recommendation,
+    KIND_INSIGHT: Insight,
+    KIND_HEALTH: HealthSummary,
+}
+# Failures that leave a slot empty instead of failing the whole read.
+GENERATION_FAILURES = (ProviderUnavailable, BudgetExceeded)
+
+
+# --- company context ------------------------------------------------------------------
+
+
+def compute_context(*, company: Company) -> dict[str, Any]:
+    """The seed's company context: completed and in-progress steps, domain maturity
+    levels and the last activity. Canonical: sorted, names instead of ids."""
+    rows = list(CompanyStepProgress.objects.filter(company=company).select_related("step__domain"))
+    levels = CompanyDomainProgress.objects.filter(company=company).values_list(
+        "domain__slug", "maturity_level"
+    )
+    last = max((p.last_activity_at for p in rows), default=None)
+    return {
+        "completed_steps": sorted(p.step.key for p in rows if p.status == StepStatus.COMPLETED),
+        "in_progress_steps": sorted(p.step.key for p in rows if p.status == StepStatus.IN_PROGRESS),
+        "domain_levels": dict(sorted(levels)),
+        "last_activity": last.isoformat() if last else None,
+    }
+
+
+def refresh_context(*, company: Company) -> ContextSnapshot:
+    """Recompute the context, store its snapshot (unique per company + hash) and make it
+    the current one."""
+    data = compute_context(company=company)
+    context_hash = sha256_of(data)
+    with transaction.atomic():
+        # Serialises context changes of one company: one current snapshot at a time.
+        Company.objects.select_for_update().filter(pk=company.pk).exists()
+        ContextSnapshot.objects.filter(company=company, is_current=True).exclude(
+            context_hash=context_hash
+        ).update(is_current=False)
+        snapshot, created = ContextSnapshot.objects.get_or_create(
+            company=company,
+            context_hash=context_hash,
+            defaults={"context_data": data, "is_current": True},
+        )
+        if not created and not snapshot.is_current:
+            ContextSnapshot.objects.filter(pk=snapshot.pk).update(is_current=True)
+            snapshot.is_current = True
+    return snapshot
+
+
+def current_snapshot(*, company: Company) -> ContextSnapshot:
+    return selectors.current_snapshot_or_none(company=company) or refresh_context(company=company)
+
+
+# --- progress -------------------------------------------------------------------------
+
+
+def update_step_progress(
+    *, company: Company, step: JourneyStep, status: str
+) -> CompanyStepProgress:
+    """Move a company's step to a status; the context changes, so the content bound to
+    the old context becomes stale. Completing a step completes the recommendations for
+    it that someone had started."""
+    if status not in StepStatus.values:
+        raise ValueError(f"unknown step status {status!r}")
+    now = timezone.now()
+    with transaction.atomic():
+        Company.objects.select_for_update().filter(pk=company.pk).exists()
+        progress, _ = CompanyStepProgress.objects.select_for_update().get_or_create(
+            company=company, step=step, defaults={"last_activity_at": now}
+        )
+        if progress.status == status:
+            return progress  # no change, no new context
+        progress.status = status
+        if status == StepStatus.NOT_STARTED:
+            progress.started_at = progress.completed_at = None
+        else:
+            progress.started_at = progress.started_at or now
+            progress.completed_at = now if status == StepStatus.COMPLETED else None
+        progress.last_activity_at = now
+        progress.save()
+        _update_maturity(company=company, domain_id=step.domain_id, now=now)
+        if status == StepStatus.COMPLETED:
+            for rec in Recommendation.objects.select_for_update().filter(
+                company=company, step=step, status=Status.ACTIVE, started_at__isnull=False
+            ):
+                _complete(rec, now=now)
+        snapshot = refresh_context(company=company)
+        mark_context_stale_for_company(company=company, context_hash=snapshot.context_hash)
+    return progress
+
+
+def _update_maturity(*, company: Company, domain_id: int, now: datetime) -> None:
+    total = JourneyStep.objects.filter(domain_id=domain_id).count()
+    done = CompanyStepProgress.objects.filter(
+        company=company, step__domain_id=domain_id, status=StepStatus.COMPLETED
+    ).count()
+    level = done * MAX_MATURITY // total if total else 0
+    CompanyDomainProgress.objects.update_or_create(
+        company=company, domain_id=domain_id, defaults={"maturity_level": level, "updated_at": now}
+    )
+
+
+def mark_context_stale_for_company(*, company: Company, context_hash: str) -> int:
+    """Stale every context-bound row of the company made under another context."""
+    now = timezone.now()
+    total = 0
+    for model in CONTENT_MODELS.values():
+        total += (
+            model.objects.filter(model.context_bound(), company=company)
+            .exclude(context_hash=context_hash)
+            .update(status=Status.STALE, stale_at=now)
+        )
+    return total
+
+
+# --- presentation ---------------------------------------------------------------------
+
+
+def present(*, rows: Sequence[GeneratedContent]) -> None:
+    """Record that these rows were shown: one UPDATE for the whole page. Showing a fresh
+    row makes it active (the lifecycle's fresh -> active edge)."""
+    if not rows:
+        return
+    model = type(rows[0])
+    now = timezone.now()
+    model.objects.filter(pk__in=[r.pk for r in rows]).update(
+        status=Case(When(status=Status.FRESH, then=Value(Status.ACTIVE)), default=F("status")),
+        last_presented_at=now,
+        times_presented=F("times_presented") + 1,
+    )
+    for row in rows:
+        row.was_fresh = row.status == Status.FRESH
+        if row.was_fresh:
+            row.status = Status.ACTIVE
+        row.last_presented_at = now
+        row.times_presented += 1
+
+
+# --- storing generated content --------------------------------------------------------
+
+
+def _provenance(generation: Generation, kind: str) -> dict[str, Any]:
+    generated_at = generation.completed_at or timezone.now()
+    return {
+        "generation": generation,
+        "prompt_id": generation.prompt_id,
+        "prompt_version": generation.prompt.version if generation.prompt_id else None,
+        "model": generation.model,
+        "provider": generation.provider,
+        "generated_at": generated_at,
+        "expires_at": generated_at + settings.EVERGREEN_EXPIRY[kind],
+    }
+
+
+def _create_once(content_model: type[models.Model], existing: models.QuerySet, /, **fields) -> None:
+    """Create a domain row unless a live one exists; a concurrent twin is not an error."""
+    if existing.exists():
+        return
+    try:
+        with transaction.atomic():
+            content_model.objects.create(**fields)
+    except IntegrityError:
+        logger.info("%s row already written by a concurrent reader", content_model.__name__)
+
+
+def _store_recommendation(
+    generation: Generation, *, company: Company, step: JourneyStep, context_hash: str
+) -> None:
+    _create_once(
+        Recommendation,
+        Recommendation.objects.filter(
+            company=company, step=step, context_hash=context_hash
+        ).exclude(status=Status.STALE),
+        company=company,
+        step=step,
+        context_hash=context_hash,
+        content=generation.result,
+        **_provenance(generation, KIND_RECOMMENDATION),
+    )
+
+
+def _store_insights(
+    generation: Generation,
+    *,
+    company: Company,
+    domain: JourneyDomain,
+    step: JourneyStep | None,
+    context_hash: str,
+) -> None:
+    existing = Insight.objects.filter(
+        company=company, context_hash=context_hash, generation=generation, status__in=LIVE
+    )
+    if existing.exists():
+        return
+    provenance = _provenance(generation, KIND_INSIGHT)
+    Insight.objects.bulk_create(
+        Insight(
+            company=company,
+            domain=domain,
+            step=step,
+            context_hash=context_hash,
+            content=item["content"],
+            author_profile=item["author_profile"],
+            relevance_score=min(1.0, max(0.5, float(item["relevance_score"]))),
+            **provenance,
+        )
+        for item in (generation.result or {}).get("insights", [])
+    )
+
+
+def _store_health(generation: Generation, *, company: Company, context_hash: str) -> None:
+    _create_once(
+        HealthSummary,
+        HealthSummary.objects.filter(company=company, context_hash=context_hash).exclude(
+            status=Status.STALE
+        ),
+        company=company,
+        context_hash=context_hash,
+        content=generation.result,
+        **_provenance(generation, KIND_HEALTH),
+    )
+
+
+def _stored(result: GenerationResult) -> bool:
+    """Whether the result is content of this very key (not another one's fallback)."""
+    return result.source in (Source.GENERATED, Source.CACHE, Source.SHARED)
+
+
+# --- reads that generate what is missing ----------------------------------------------
+
+
+@dataclass
+class ContentPage:
+    items: list = field(default_factory=list)
+    context_hash: str = ""
+    # A provider or budget failure that left some content missing (the page degrades).
+    error: str = ""
+
+
+def recommendations_for(
+    *, company: Company, limit: int | None = None, present_rows: bool = True
+) -> ContentPage:
+    """Up to `limit` live recommendations for the company's current context, generating
+    one per missing step; when the context has fewer, older live ones fill the page."""
+    limit = limit or settings.RECOMMENDATIONS_DEFAULT_LIMIT
+    snapshot = current_snapshot(company=company)
+    rows = selectors.live_recommendations(
+        company=company, context_hash=snapshot.context_hash, limit=limit
+    )
+    if rows:
+        record_hit(kind=KIND_RECOMMENDATION, company_id=company.pk, count=len(rows))
+    error = ""
+    if len(rows) < limit:
+        made, error = _generate_recommendations(
+            company=company, snapshot=snapshot, missing=limit - len(rows)
+        )
+        if made:
+            rows = selectors.live_recommendations(
+                company=company, context_hash=snapshot.context_hash, limit=limit
+            )
+    rows += selectors.fallback_recommendations(
+        company=company, context_hash=snapshot.context_hash, limit=limit - len(rows)
+    )
+    if not rows and error:
+        raise ProviderUnavailable(error)
+    if present_rows:
+        present(rows=rows)
+    return ContentPage(items=rows, context_hash=snapshot.context_hash, error=error)
+
+
+def _generate_recommendations(
+    *, company: Company, snapshot: ContextSnapshot, missing: int
+) -> tuple[int, str]:
+    in_context = Recommendation.objects.filter(company=company, context_hash=snapshot.context_hash)
+    # A step is covered by a live recommendation of any context (one someone started
+    # survives context changes) or by a completed one of this context.
+    taken = set(in_context.exclude(status=Status.STALE).values_list("step_id", flat=True))
+    taken |= set(
+        Recommendation.objects.filter(company=company, status__in=LIVE).values_list(
+            "step_id", flat=True
+        )
+    )
+    # A step whose recommendation went stale in this same context (by age or by hand)
+    # gets a new revision: new inputs, so new content rather than the old one revived.
+    revisions = dict(
+        in_context.filter(status=Status.STALE)
+        .values("step_id")
+        .annotate(n=Count("id"))
+        .values_list("step_id", "n")
+    )
+    steps = [s for s in selectors.next_steps(company=company) if s.id not in taken][:missing]
+    made = 0
+    for step in steps:
+        inputs = {
+            "context": snapshot.context_data,
+            "step": {
+                "key": step.key,
+                "name": step.name,
+                "domain": step.domain.name,
+                "description": step.description,
+            },
+            "revision": revisions.get(step.id, 0),
+        }
+
+        def on_result(generation: Generation, step: JourneyStep = step) -> None:
+            _store_recommendation(
+                generation, company=company, step=step, context_hash=snapshot.context_hash
+            )
+
+        try:
+            result = get_or_generate(
+                kind=KIND_RECOMMENDATION,
+                scope=f"company:{company.pk}:step:{step.pk}",
+                prompt_key=KIND_RECOMMENDATION,
+                inputs=inputs,
+                company_id=company.pk,
+                on_result=on_result,
+            )
+        except GENERATION_FAILURES as exc:
+            # Do not ask a failing provider again for the next slot in this request.
+            return made, exc.message
+        if not _stored(result):
+            return made, result.error or "The provider is unavailable."
+        if result.source != Source.GENERATED:
+            on_result(result.generation)  # the artefact existed; its row may not
+        made += 1
+    return made, ""
+
+
+def resolve_insight_target(
+    *, company: Company, domain: JourneyDomain | None, step: JourneyStep | None
+) -> tuple[JourneyDomain | None, JourneyStep | None]:
+    """A step implies its domain; with neither, the domain of the company's next step."""
+    if step is not None:
+        return step.domain, step
+    if domain is not None:
+        return domain, None
+    upcoming = selectors.next_steps(company=company)
+    if upcoming:
+        return upcoming[0].domain, None
+    return JourneyDomain.objects.first(), None
+
+
+def ensure_insights(
+    *, company: Company, domain: JourneyDomain, step: JourneyStep | None
+) -> tuple[str, str]:
+    """Make the insights of a domain (or a step) for the current context if there are
+    none; returns (context_hash, error)."""
+    snapshot = current_snapshot(company=company)
+    target = {"step": step} if step is not None else {"domain": domain, "step__isnull": True}
+    in_context = Insight.objects.filter(
+        company=company, context_hash=snapshot.context_hash, **target
+    )
+    if in_context.filter(status__in=LIVE).exists():
+        return snapshot.context_hash, ""
+    inputs = {
+        "context": snapshot.context_data,
+        "target": {"domain": domain.name, "step": step.name if step else ""},
+        "revision": in_context.filter(status=Status.STALE).count(),
+    }
+    scope = f"company:{company.pk}:domain:{domain.pk}" + (f":step:{step.pk}" if step else "")
+
+    def on_result(generation: Generation) -> None:
+        _store_insights(
+            generation,
+            company=company,
+            domain=domain,
+            step=step,
+            context_hash=snapshot.context_hash,
+        )
+
+    try:
+        result = get_or_generate(
+            kind=KIND_INSIGHT,
+            scope=scope,
+            prompt_key=KIND_INSIGHT,
+            inputs=inputs,
+            company_id=company.pk,
+            on_result=on_result,
+        )
+    except GENERATION_FAILURES as exc:
+        return snapshot.context_hash, exc.message
+    if not _stored(result):
+        return snapshot.context_hash, result.error or "The provider is unavailable."
+    if result.source != Source.GENERATED:
+        on_result(result.generation)
+    return snapshot.context_hash, ""
+
+
+def health_summary_for(*, company: Company, present_row: bool = True) -> ContentPage:
+    """The health summary of the current context, generated if missing; when that fails,
+    the latest earlier one (its status and context tell it is not current)."""
+    snapshot = current_snapshot(company=company)
+    row = selectors.current_health_summary(company=company, context_hash=snapshot.context_hash)
+    error = ""
+    if row is not None:
+        record_hit(kind=KIND_HEALTH, company_id=company.pk)
+    else:
+        error = _generate_health(company=company, snapshot=snapshot)
+        row = selectors.current_health_summary(
+            company=company, context_hash=snapshot.context_hash
+        ) or selectors.latest_health_summary(company=company)
+    if row is None:
+        raise ProviderUnavailable(error or None)
+    if present_row:
+        present(rows=[row])
+    return ContentPage(items=[row], context_hash=snapshot.context_hash, error=error)
+
+
+def _generate_health(*, company: Company, snapshot: ContextSnapshot) -> str:
+    revision = HealthSummary.objects.filter(
+        company=company, context_hash=snapshot.context_hash, status=Status.STALE
+    ).count()
+
+    def on_result(generation: Generation) -> None:
+        _store_health(generation, company=company, context_hash=snapshot.context_hash)
+
+    try:
+        result = get_or_generate(
+            kind=KIND_HEALTH,
+            scope=f"company:{company.pk}",
+            prompt_key=KIND_HEALTH,
+            inputs={"context": snapshot.context_data, "revision": revision},
+            company_id=company.pk,
+            on_result=on_result,
+        )
+    except GENERATION_FAILURES as exc:
+        return exc.message
+    if not _stored(result):
+        return result.error or "The provider is unavailable."
+    if result.source != Source.GENERATED:
+        on_result(result.generation)
+    return ""
+
+
+# --- the recommendation lifecycle and its effectiveness -------------------------------
+
+
+def start_recommendation(*, recommendation: Recommendation) -> Recommendation:
+    """fresh -> active (or stay active); the first start records time-to-start."""
+    now = timezone.now()
+    with transaction.atomic():
+        rec = Recommendation.objects.select_for_update().get(pk=recommendation.pk)
+        if rec.status == Status.FRESH:
+            rec.transition_to(Status.ACTIVE)
+            # As the seed's update_recommendation_status: becoming active is a showing.
+            rec.last_presented_at = now
+            rec.times_presented += 1
+            rec.save(update_fields=["last_presented_at", "times_presented"])
+        elif rec.status != Status.ACTIVE:
+            raise IllegalTransition(
+                f"A {rec.status} recommendation cannot be started.",
+                current=rec.status,
+                requested="started",
+            )
+        if rec.started_at is None:
+            rec.started_at = now
+            rec.save(update_fields=["started_at"])
+            _effectiveness(rec).update(was_started=True, time_to_start=now - rec.generated_at)
+    return rec
+
+
+def complete_recommendation(*, recommendation: Recommendation) -> Recommendation:
+    """active -> completed; records time-to-complete."""
+    with transaction.atomic():
+        rec = Recommendation.objects.select_for_update().get(pk=recommendation.pk)
+        _complete(rec, now=timezone.now())
+    return rec
+
+
+def _complete(rec: Recommendation, *, now: datetime) -> None:
+    rec.transition_to(Status.COMPLETED)
+    rec.completed_at = now
+    rec.save(update_fields=["completed_at"])
+    _effectiveness(rec).update(was_completed=True, time_to_complete=now - rec.generated_at)
+
+
+def _effectiveness(rec: Recommendation) -> models.QuerySet:
+    RecommendationEffectiveness.objects.get_or_create(
+        recommendation=rec, defaults={"company_id": rec.company_id}
+    )
+    return RecommendationEffectiveness.objects.filter(recommendation=rec)
+
+
+def record_feedback(
+    *, recommendation: Recommendation, rating: int, helpful: bool | None, comment: str, by
+) -> Recommendation:
+    """Keep the user's opinion of a recommendation (any status; the last one wins)."""
+    feedback = {
+        "rating": rating,
+        "helpful": helpful,
+        "comment": comment,
+        "by": getattr(by, "pk", None),
+        "at": timezone.now().isoformat(),
+    }
+    Recommendation.objects.filter(pk=recommendation.pk).update(user_feedback=feedback)
+    recommendation.user_feedback = feedback
+    return recommendation
+
+
+# --- admin actions --------------------------------------------------------------------
+
+
+def mark_stale(*, rows: Iterable[GeneratedContent]) -> int:
+    """Stale each row the lifecycle allows; returns how many changed."""
+    changed = 0
+    for row in rows:
+        try:
+            row.transition_to(Status.STALE)
+        except IllegalTransition:
+            continue
+        changed += 1
+    return changed
+
+
+def regenerate(*, rows: Sequence[GeneratedContent]) -> tuple[int, list[str]]:
+    """Stale the rows, then make their companies' current content again at once.
+    Returns (rows staled, errors)."""
+    changed = mark_stale(rows=rows)
+    errors: list[str] = []
+    by_kind: dict[type, set[int]] = {}
+    for row in rows:
+        by_kind.setdefault(type(row), set()).add(row.company_id)
+    for model, company_ids in by_kind.items():
+        for company in Company.objects.filter(pk__in=company_ids):
+            try:
+                if model is Recommendation:
+                    page = recommendations_for(company=company, present_rows=False)
+                    error = page.error
+                elif model is HealthSummary:
+                    error = health_summary_for(company=company, present_row=False).error
+                else:
+                    error = _regenerate_insights(company=company, rows=rows)
+            except GENERATION_FAILURES as exc:
+                error = exc.message
+            if error:
+                errors.append(f"{company}: {error}")
+    return changed, errors
+
+
+def _regenerate_insights(*, company: Company, rows: Sequence[GeneratedContent]) -> str:
+    targets = {
+        (row.domain_id, row.step_id)
+        for row in rows
+        if isinstance(row, Insight) and row.company_id == company.pk and row.domain_id
+    }
+    errors = []
+    for domain_id, step_id in targets:
+        domain = JourneyDomain.objects.get(pk=domain_id)
+        step = JourneyStep.objects.filter(pk=step_id).first() if step_id else None
+        _, error = ensure_insights(company=company, domain=domain, step=step)
+        if error:
+            errors.append(error)
+    return "; ".join(errors)

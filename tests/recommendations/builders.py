@@ -1,0 +1,80 @@
+"""Builders for the journey and its content."""
+
+import itertools
+from datetime import timedelta
+
+from django.utils import timezone
+
+from recommendations.lifecycle import Status
+from recommendations.models import (
+    HealthSummary,
+    Insight,
+    JourneyDomain,
+    JourneyStep,
+    Recommendation,
+)
+
+_seq = itertools.count(1)
+
+
+def make_journey(*, domains: int = 2, steps: int = 5) -> list[JourneyStep]:
+    """`domains` x `steps` steps in journey order."""
+    made = []
+    for d in range(domains):
+        n = next(_seq)
+        domain = JourneyDomain.objects.create(slug=f"domain-{n}", name=f"Domain {n}", order=d)
+        for s in range(steps):
+            made.append(
+                JourneyStep.objects.create(
+                    domain=domain,
+                    slug=f"step-{s + 1}",
+                    name=f"Step {s + 1} of domain {n}",
+                    order=s,
+                    description="Do the thing.",
+                )
+            )
+    return made
+
+
+def _provenance(**fields) -> dict:
+    now = timezone.now()
+    return {
+        "model": "offline",
+        "provider": "offline",
+        "generated_at": now,
+        "expires_at": now + timedelta(days=14),
+        **fields,
+    }
+
+
+def make_recommendation(*, company, context_hash: str, step=None, **fields) -> Recommendation:
+    fields.setdefault("status", Status.FRESH)
+    return Recommendation.objects.create(
+        company=company,
+        step=step,
+        context_hash=context_hash,
+        content={"title": f"Recommendation {next(_seq)}", "summary": "Do it."},
+        **_provenance(**fields),
+    )
+
+
+def make_insight(*, company, context_hash: str, domain=None, step=None, **fields) -> Insight:
+    fields.setdefault("relevance_score", 0.75)
+    return Insight.objects.create(
+        company=company,
+        domain=domain,
+        step=step,
+        context_hash=context_hash,
+        content=f"Insight {next(_seq)}",
+        author_profile={"name": "Pat", "role": "Founder", "company": "Peer Co"},
+        **_provenance(**fields),
+    )
+
+
+def make_health(*, company, context_hash: str, **fields) -> HealthSummary:
+    return HealthSummary.objects.create(
+        company=company,
+        context_hash=context_hash,
+        content={"score": 70, "headline": "Fine", "summary": "Fine."},
+        **_provenance(**fields),
+    )
