@@ -1,0 +1,128 @@
+"""Scoping, roles, input errors, throttling and the documented schema."""
+
+import pytest
+from django.db.models import Sum
+from rest_framework.throttling import ScopedRateThrottle
+
+from deliverables.models import Deliverable
+from deliverables.services import KIND
+from generation.models import HitCounter
+from tests.builders import make_member
+from tests.deliverables.builders import (
+    give_current_displays,
+    list_url,
+    make_deliverables,
+    make_workspace,
+)
+
+
+@pytest.mark.django_db
+def test_another_companys_workspace_and_deliverable_are_not_found(api, other_company, provider):
+    theirs = make_workspace(company=other_company, name="Theirs")
+    [deliverable] = make_deliverables(workspace=theirs, count=1)
+
+    listing = api.get(list_url(theirs))
+    detail = api.get(f"/api/deliverables/{deliverable.pk}/")
+    edit = api.patch(f"/api/deliverables/{deliverable.pk}/", {"title": "x"}, format="json")
+
+    assert listing.status_code == detail.status_code == edit.status_code == 404
+    assert listing.json()["error"]["code"] == "not_found"
+    assert provider.calls == 0
+    assert Deliverable.objects.get(pk=deliverable.pk).title == "Deliverable 1"
+
+
+@pytest.mark.django_db
+def test_an_anonymous_caller_is_refused(anon_api, workspace):
+    response = anon_api.get(list_url(workspace))
+    assert response.status_code in (401, 403)
+    assert "error" in response.json()
+
+
+@pytest.mark.django_db
+def test_a_viewer_may_read_but_not_edit(workspace, company):
+    from rest_framework.test import APIClient
+
+    viewer = make_member(company=company, role="viewer")
+    client = APIClient()
+    client.force_authenticate(viewer.user)
+    [deliverable] = make_deliverables(workspace=workspace, count=1)
+
+    assert client.get(f"/api/deliverables/{deliverable.pk}/").status_code == 200
+    response = client.patch(
+        f"/api/deliverables/{deliverable.pk}/", {"content": {"a": 1}}, format="json"
+    )
+
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+    assert Deliverable.objects.get(pk=deliverable.pk).content == deliverable.content
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "body",
+    [{"content": "not an object"}, {"status": "archived"}, {}, {"title": ""}],
+)
+def test_bad_edits_get_a_400_and_change_nothing(api, workspace, body):
+    [deliverable] = make_deliverables(workspace=workspace, count=1)
+
+    response = api.patch(f"/api/deliverables/{deliverable.pk}/", body, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+    after = Deliverable.objects.get(pk=deliverable.pk)
+    assert (after.title, after.status, after.content) == (
+        deliverable.title,
+        deliverable.status,
+        deliverable.content,
+    )
+
+
+@pytest.mark.django_db
+def test_put_is_not_allowed(api, workspace):
+    [deliverable] = make_deliverables(workspace=workspace, count=1)
+    response = api.put(f"/api/deliverables/{deliverable.pk}/", {"title": "x"}, format="json")
+    assert response.status_code == 405
+
+
+@pytest.mark.django_db
+def test_the_list_endpoint_is_throttled(api, workspace, provider, monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"generation": "2/minute"})
+
+    codes = [api.get(list_url(workspace)).status_code for _ in range(3)]
+
+    assert codes == [200, 200, 429]
+
+
+@pytest.mark.django_db
+def test_cached_reads_are_counted_as_hits_for_usage(api, company, workspace, provider):
+    make_deliverables(workspace=workspace, count=4)
+    give_current_displays(workspace=workspace)
+
+    api.get(list_url(workspace))
+    api.get(list_url(workspace))
+
+    hits = HitCounter.objects.filter(kind=KIND, company=company).aggregate(n=Sum("hits"))["n"]
+    assert hits == 8
+
+
+@pytest.mark.django_db
+def test_workspaces_are_listed_for_their_company_only(api, company, other_company):
+    mine = make_workspace(company=company, name="Mine")
+    make_workspace(company=other_company, name="Theirs")
+
+    response = api.get("/api/workspaces/")
+
+    assert response.status_code == 200
+    assert [w["id"] for w in response.json()["results"]] == [mine.pk]
+
+
+@pytest.mark.django_db
+def test_the_listing_is_in_the_openapi_schema(api):
+    response = api.get("/api/schema/", {"format": "json"})
+
+    assert response.status_code == 200
+    paths = response.json()["paths"]
+    listing = paths["/api/workspaces/{id}/deliverables/"]["get"]
+    schema_ref = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert schema_ref.endswith("DeliverableListResponse")
+    assert "patch" in paths["/api/deliverables/{id}/"]

@@ -1,0 +1,21 @@
+import io
+
+import pytest
+
+from companies.services import create_api_user
+from deliverables import demo
+from deliverables.models import Deliverable, DeliverableStatus, Workspace
+
+
+@pytest.mark.django_db
+def test_the_demo_workspace_has_seventeen_completed_deliverables_and_loads_twice():
+    create_api_user(username="demo", company_name="Acme Demo", role="admin")
+
+    demo.load_demo(stdout=io.StringIO())
+    demo.load_demo(stdout=io.StringIO())
+
+    workspace = Workspace.objects.get(company__slug="acme-demo")
+    deliverables = Deliverable.objects.filter(workspace=workspace)
+    assert deliverables.count() == 17
+    assert set(deliverables.values_list("status", flat=True)) == {DeliverableStatus.COMPLETED}
+    assert all(d.content for d in deliverables)

@@ -1,0 +1,108 @@
+"""Past the batch, deliverables are queued as Django-Q2 tasks, once each."""
+
+import pytest
+from django_q.models import OrmQ
+
+from deliverables import tasks
+from deliverables.models import Deliverable, TransformationStatus
+from deliverables.services import KIND, TASK
+from generation.models import GenerationLog
+from generation.services import new_version_from
+from tests.deliverables.builders import list_url, make_deliverables
+from tests.processes import qcluster, wait_until
+
+pytestmark = pytest.mark.usefixtures("transform_threads_finish")
+
+
+def _queued_ids() -> list[int]:
+    packages = [q.task for q in OrmQ.objects.all()]
+    assert all(p["func"] == TASK for p in packages)
+    return sorted(p["args"][0] for p in packages)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_seventeen_deliverables_transform_five_queue_twelve_then_serve_all_with_no_call(
+    api, workspace, provider, settings
+):
+    settings.AI_TRANSFORM_MAX_BATCH = 5
+    deliverables = make_deliverables(workspace=workspace, count=17)
+
+    first = api.get(list_url(workspace))
+
+    assert first.status_code == 200
+    assert provider.calls == 5
+    cache = first.json()["meta"]["cache"]
+    assert (cache["transformed"], cache["queued"], cache["pending"]) == (5, 12, 12)
+    statuses = [row["content_transformation_status"] for row in first.json()["results"]]
+    assert statuses == ["success"] * 5 + ["pending"] * 12
+    assert _queued_ids() == [d.pk for d in deliverables[5:]]
+
+    # Read again before the queue drains: nothing is queued twice, nothing transformed.
+    second = api.get(list_url(workspace))
+    assert second.json()["meta"]["cache"]["queued"] == 0
+    assert second.json()["meta"]["cache"]["pending"] == 12
+    assert OrmQ.objects.count() == 12
+    assert provider.calls == 5
+
+    with qcluster(EVERGREEN_PROVIDER="offline"):
+        wait_until(
+            lambda: (
+                Deliverable.objects.filter(
+                    workspace=workspace, content_transformation_status=TransformationStatus.SUCCESS
+                ).count()
+                == 17
+            ),
+            timeout=60,
+            message="the queue did not drain",
+        )
+
+    drained = api.get(list_url(workspace))
+    assert drained.json()["meta"]["cache"]["cached"] == 17
+    assert drained.json()["meta"]["cache"]["transformed"] == 0
+    assert provider.calls == 5
+    # One provider call per deliverable in all: 5 here, 12 in the cluster.
+    assert GenerationLog.objects.filter(kind=KIND).count() == 17
+
+
+@pytest.mark.django_db
+def test_the_transform_task_is_idempotent(workspace, provider):
+    [deliverable] = make_deliverables(workspace=workspace, count=1)
+
+    assert tasks.transform(deliverable.pk) == "generated"
+    assert tasks.transform(deliverable.pk) == "skipped"
+
+    deliverable.refresh_from_db()
+    assert deliverable.content_transformation_status == TransformationStatus.SUCCESS
+    assert deliverable.display_is_current
+    assert provider.calls == 1
+
+
+@pytest.mark.django_db
+def test_a_task_for_a_deleted_deliverable_does_nothing(workspace, provider):
+    [deliverable] = make_deliverables(workspace=workspace, count=1)
+    pk = deliverable.pk
+    deliverable.delete()
+
+    assert tasks.transform(pk) is None
+    assert provider.calls == 0
+
+
+@pytest.mark.django_db
+def test_a_forced_retransform_calls_the_model_only_when_the_prompt_changed(
+    workspace, provider, display_prompt
+):
+    [deliverable] = make_deliverables(workspace=workspace, count=1)
+    tasks.transform(deliverable.pk)
+    assert provider.calls == 1
+
+    assert tasks.transform(deliverable.pk, True) == "cache"
+    assert provider.calls == 1
+
+    new_version_from(
+        prompt=display_prompt, template=display_prompt.template + "\nBe brief.", activate=True
+    )
+    assert tasks.transform(deliverable.pk, True) == "generated"
+    assert provider.calls == 2
+    deliverable.refresh_from_db()
+    assert deliverable.content_transformation_status == TransformationStatus.SUCCESS
