@@ -29,10 +29,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, Sum
 from django.template import Context, Engine
 from django.utils import timezone
+from pydantic import BaseModel
 
 from generation.errors import (
     BudgetExceeded,
     GenerationPending,
+    InvalidOutput,
     PromptMissing,
     ProviderError,
     ProviderUnavailable,
@@ -457,34 +459,50 @@ def _produce(job: _Job, generation: Generation, owner: str) -> GenerationResult:
 
 def _call_provider(job: _Job, generation: Generation, provider) -> tuple[ProviderResult, int]:
     instructions, text = render_prompt(prompt=job.prompt, inputs=job.inputs)
-    request = ProviderRequest(
-        instructions=instructions,
-        input=text,
-        model=job.prompt.effective_model,
-        temperature=job.prompt.temperature,
-        timeout=settings.EVERGREEN_RETRY["request_timeout"],
-        inputs=job.inputs,
-    )
+    policy = RetryPolicy.from_settings()
+    request_timeout = settings.EVERGREEN_RETRY["request_timeout"]
+    # Every attempt must end inside the total cap: the claim's lease is sized
+    # for it, and an owner still running past its lease invites a second call.
+    deadline = time.monotonic() + policy.total_timeout
     schema = get_schema(job.prompt.output_schema)
 
     def attempt(number: int) -> ProviderResult:
+        left = deadline - time.monotonic()
+        if left < 0.5:
+            raise ProviderError(
+                "no time left for another attempt", transient=False, outcome="timeout"
+            )
+        request = ProviderRequest(
+            instructions=instructions,
+            input=text,
+            model=job.prompt.effective_model,
+            temperature=job.prompt.temperature,
+            timeout=min(request_timeout, left),
+            inputs=job.inputs,
+        )
         if job.stream:
-            return _stream_into(generation, provider, request, restart=number > 1)
+            return _stream_into(generation, provider, request, schema=schema)
         if schema is not None:
             return provider.generate_structured(request, schema)
         return provider.generate_text(request)
 
-    return call_with_retry(attempt, policy=RetryPolicy.from_settings())
+    return call_with_retry(attempt, policy=policy)
 
 
-def _stream_into(generation, provider, request, *, restart: bool) -> ProviderResult:
-    """Write deltas as ordered Chunk rows, a few times a second, and notify after each commit."""
-    if restart:
-        Chunk.objects.filter(generation=generation).delete()
+def _stream_into(generation, provider, request, *, schema) -> ProviderResult:
+    """Write deltas as ordered Chunk rows, a few times a second, and notify after each commit.
+
+    An attempt starts the text again. Chunks of an earlier attempt (a retry, or a
+    crashed owner whose claim was taken over) are dropped, and numbering goes on
+    after them, so a reader that resumes after a seq it saw never skips new text.
+    """
+    last_seq = Chunk.objects.filter(generation=generation).aggregate(m=Max("seq"))["m"]
+    Chunk.objects.filter(generation=generation).delete()
     Generation.objects.filter(pk=generation.pk).update(
         status=GenerationStatus.STREAMING, text="", updated_at=timezone.now()
     )
-    text, pending, seq = "", [], 0
+    text, pending = "", []
+    seq = 0 if last_seq is None else last_seq + 1
     last_flush = time.monotonic()
 
     def flush() -> None:
@@ -499,9 +517,11 @@ def _stream_into(generation, provider, request, *, restart: bool) -> ProviderRes
             transaction.on_commit(lambda: notify_generation(generation.pk))
         seq += 1
 
-    for event in provider.stream_text(request):
+    for event in provider.stream_text(request, schema):
         if isinstance(event, ProviderResult):
             flush()
+            if schema is not None:
+                event.parsed = _validate_streamed(schema, event.text)
             return event
         text += event
         pending.append(event)
@@ -509,6 +529,15 @@ def _stream_into(generation, provider, request, *, restart: bool) -> ProviderRes
             flush()
             last_flush = time.monotonic()
     raise ProviderError("stream ended without a final result", transient=True)
+
+
+def _validate_streamed(schema: type[BaseModel], text: str) -> dict:
+    try:
+        return schema.model_validate_json(text).model_dump(mode="json")
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        raise InvalidOutput(
+            f"streamed output does not match {schema.__name__}", raw_text=text
+        ) from exc
 
 
 def _write_through(job, generation, owner, provider_name, result, attempts, latency):

@@ -38,6 +38,6 @@ class CountingProvider(OfflineProvider):
         self._enter("generate_structured")
         return super().generate_structured(request, schema)
 
-    def stream_text(self, request):
+    def stream_text(self, request, schema=None):
         self._enter("stream_text")
-        yield from super().stream_text(request)
+        yield from super().stream_text(request, schema)

@@ -42,6 +42,11 @@ class Provider(Protocol):
         self, request: ProviderRequest, schema: type[BaseModel]
     ) -> ProviderResult: ...
 
-    def stream_text(self, request: ProviderRequest) -> Iterator[str | ProviderResult]:
-        """Yields text deltas, then one final ProviderResult with the usage."""
+    def stream_text(
+        self, request: ProviderRequest, schema: type[BaseModel] | None = None
+    ) -> Iterator[str | ProviderResult]:
+        """Yields text deltas, then one final ProviderResult with the usage.
+
+        With a schema the streamed text is that schema's JSON; the caller validates it.
+        """
         ...

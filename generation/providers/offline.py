@@ -171,8 +171,13 @@ class OfflineProvider:
         parsed = schema.model_validate(data).model_dump(mode="json")
         return self._result(request, canonical_json(parsed), parsed)
 
-    def stream_text(self, request: ProviderRequest) -> Iterator[str | ProviderResult]:
-        text = self._text(request)
+    def stream_text(
+        self, request: ProviderRequest, schema: type[BaseModel] | None = None
+    ) -> Iterator[str | ProviderResult]:
+        if schema is not None:
+            text = self.generate_structured(request, schema).text
+        else:
+            text = self._text(request)
         for start in range(0, len(text), 24):
             if self.delay:
                 time.sleep(self.delay)

@@ -134,13 +134,26 @@ class OpenAIProvider:
             raise InvalidOutput(f"reply has no {schema.__name__} object", raw_text=text)
         return self._result(response, response.output_text, parsed.model_dump(mode="json"))
 
-    def stream_text(self, request: ProviderRequest) -> Iterator[str | ProviderResult]:
+    def stream_text(
+        self, request: ProviderRequest, schema: type[BaseModel] | None = None
+    ) -> Iterator[str | ProviderResult]:
+        kwargs = self._kwargs(request)
+        if schema is not None:
+            kwargs["text_format"] = schema
+        streamed: list[str] = []
         try:
-            with self.client.responses.stream(**self._kwargs(request)) as stream:
+            with self.client.responses.stream(**kwargs) as stream:
                 for event in stream:
                     if event.type == "response.output_text.delta":
+                        streamed.append(event.delta)
                         yield event.delta
                 final = stream.get_final_response()
+        except pydantic.ValidationError as exc:
+            # The SDK validates a streamed structured reply against text_format itself.
+            raise InvalidOutput(
+                f"streamed output does not match {schema.__name__ if schema else 'the schema'}",
+                raw_text="".join(streamed),
+            ) from exc
         except Exception as exc:
             raise self._error(exc) from exc
         yield self._result(final, final.output_text)

@@ -283,3 +283,11 @@ def test_streamed_generation_writes_ordered_chunks_that_join_to_the_text(company
     assert [seq for seq, _ in chunks] == list(range(len(chunks)))
     assert "".join(text for _, text in chunks) == result.content
     assert result.generation.status == GenerationStatus.COMPLETED
+
+
+def test_streamed_structured_generation_is_validated_against_its_schema(company, prompt, provider):
+    result = ask(company, stream=True)
+
+    assert Tip.model_validate(result.content)
+    assert result.generation.chunks.exists()
+    assert provider.counts["stream_text"] == 1

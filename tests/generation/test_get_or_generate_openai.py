@@ -8,12 +8,11 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError
 from django.utils import timezone
 from pydantic import BaseModel, Field
 
 from generation.errors import ProviderUnavailable
-from generation.models import Chunk, Generation, GenerationLog, GenerationStatus
+from generation.models import Chunk, Generation, GenerationLog, GenerationStatus, Outcome
 from generation.schemas import register_schema
 from generation.services import Source, get_or_generate
 from tests.builders import make_prompt
@@ -223,12 +222,6 @@ def test_stream_cut_midway_is_retried_and_the_chunks_start_again(
     assert GenerationLog.objects.get().attempts == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=IntegrityError,
-    reason="services._stream_into only clears old chunks from the second attempt on, so "
-    "taking over a failed or crashed streamed generation collides on (generation, seq)",
-)
 def test_taking_over_a_failed_stream_starts_its_chunks_again(
     fake_openai, company, text_prompt, monkeypatch
 ):
@@ -246,3 +239,24 @@ def test_taking_over_a_failed_stream_starts_its_chunks_again(
     chunks = Chunk.objects.filter(generation=result.generation).order_by("seq")
     assert result.source == Source.GENERATED
     assert "".join(c.text for c in chunks) == result.generation.text
+
+
+def test_streamed_structured_reply_is_validated_and_stored(fake_openai, company, structured_prompt):
+    result = generate(company, stream=True, prompt_key=structured_prompt.key)
+
+    assert result.source == Source.GENERATED
+    assert isinstance(result.content, dict) and result.content
+    assert fake_openai.requests[-1]["text"]["format"]["type"] == "json_schema"
+    assert result.generation.chunks.exists()
+
+
+def test_streamed_reply_failing_its_schema_is_invalid_output(
+    fake_openai, company, structured_prompt
+):
+    fake_openai.reply("this is not json", times=None)
+    with pytest.raises(ProviderUnavailable):
+        generate(company, stream=True, prompt_key=structured_prompt.key)
+
+    log = GenerationLog.objects.get()
+    assert (log.outcome, log.attempts) == (Outcome.INVALID_OUTPUT, 2)
+    assert log.raw_output == "this is not json"
