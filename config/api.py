@@ -39,13 +39,7 @@ def _message_of(detail) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        response = Response(
-            error_body(exc.code, exc.message, exc.extra or None), status=exc.status_code
-        )
-        retry_after = exc.extra.get("retry_after") if exc.extra else None
-        if retry_after:
-            response["Retry-After"] = str(retry_after)
-        return response
+        return Response(exc.body(), status=exc.status_code, headers=exc.headers())
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages

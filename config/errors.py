@@ -11,6 +11,16 @@ class DomainError(Exception):
         self.extra = extra
         super().__init__(self.message)
 
+    def body(self) -> dict:
+        """The JSON body; an error unless a subclass says otherwise (202 is not an error)."""
+        error = {"code": self.code, "message": self.message}
+        if self.extra:
+            error["details"] = self.extra
+        return {"error": error}
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
 
 class IllegalTransition(DomainError):
     status_code = 409

@@ -1,3 +1,8 @@
+from datetime import timedelta
+
+from django.urls import reverse
+from django.utils import timezone
+
 from config.errors import DomainError
 
 
@@ -45,6 +50,12 @@ class BudgetExceeded(DomainError):
     code = "budget_exceeded"
     default_message = "The company's daily generation budget is spent; no earlier content exists."
 
+    def headers(self) -> dict[str, str]:
+        # Budgets are per day: a new one starts at the next midnight.
+        now = timezone.localtime()
+        midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+        return {"Retry-After": str(int((midnight - now).total_seconds()) + 1)}
+
 
 class GenerationPending(DomainError):
     """The artefact is being generated; the caller asked not to wait."""
@@ -56,6 +67,19 @@ class GenerationPending(DomainError):
     def __init__(self, generation, message: str | None = None) -> None:
         super().__init__(message, generation_id=generation.pk)
         self.generation = generation
+
+    def url(self) -> str:
+        return reverse("generation-detail", args=[self.generation.pk])
+
+    def body(self) -> dict:
+        return {
+            "status": "pending",
+            "message": self.message,
+            "generation": {"id": self.generation.pk, "url": self.url()},
+        }
+
+    def headers(self) -> dict[str, str]:
+        return {"Location": self.url(), "Retry-After": "1"}
 
 
 class PromptMissing(DomainError):
