@@ -49,11 +49,11 @@ def _provenance(**fields) -> dict:
 
 def make_recommendation(*, company, context_hash: str, step=None, **fields) -> Recommendation:
     fields.setdefault("status", Status.FRESH)
+    fields.setdefault("content", {"title": f"Recommendation {next(_seq)}", "summary": "Do it."})
     return Recommendation.objects.create(
         company=company,
         step=step,
         context_hash=context_hash,
-        content={"title": f"Recommendation {next(_seq)}", "summary": "Do it."},
         **_provenance(**fields),
     )
 

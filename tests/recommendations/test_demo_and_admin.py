@@ -1,0 +1,113 @@
+import io
+
+from django.contrib.admin.sites import site
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from companies.models import Company
+from recommendations.lifecycle import Status
+from recommendations.models import (
+    CompanyStepProgress,
+    ContextSnapshot,
+    HealthSummary,
+    Insight,
+    JourneyDomain,
+    JourneyStep,
+    Recommendation,
+    RecommendationEffectiveness,
+    StepStatus,
+)
+from tests.recommendations.builders import make_recommendation
+
+
+def test_load_demo_makes_a_journey_and_two_companies_and_is_idempotent(db):
+    call_command("load_demo", stdout=io.StringIO())
+    counts = (
+        JourneyDomain.objects.count(),
+        JourneyStep.objects.count(),
+        CompanyStepProgress.objects.count(),
+        ContextSnapshot.objects.count(),
+    )
+
+    call_command("load_demo", stdout=io.StringIO())
+
+    assert counts == (
+        JourneyDomain.objects.count(),
+        JourneyStep.objects.count(),
+        CompanyStepProgress.objects.count(),
+        ContextSnapshot.objects.count(),
+    )
+    assert counts[0] >= 4 and counts[1] >= 20
+    done = {
+        c.name: c.step_progress.filter(status=StepStatus.COMPLETED).count()
+        for c in Company.objects.filter(slug__in=["acme-demo", "birch-co-demo"])
+    }
+    assert len(done) == 2 and done["Acme Demo"] < done["Birch & Co Demo"]
+
+
+def test_every_model_has_an_admin():
+    for model in (
+        JourneyDomain,
+        JourneyStep,
+        CompanyStepProgress,
+        ContextSnapshot,
+        Recommendation,
+        Insight,
+        HealthSummary,
+        RecommendationEffectiveness,
+    ):
+        assert site.is_registered(model), model
+
+
+def admin_client(django_user_model) -> Client:
+    user = django_user_model.objects.create_superuser("root", password="x")
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_admin_lists_filter_by_company_and_status(db, django_user_model, company):
+    make_recommendation(company=company, context_hash="0" * 64)
+    client = admin_client(django_user_model)
+
+    for name in ("recommendation", "insight", "healthsummary", "recommendationeffectiveness"):
+        url = reverse(f"admin:recommendations_{name}_changelist")
+        assert client.get(url + f"?company__id__exact={company.pk}").status_code == 200
+    url = reverse("admin:recommendations_recommendation_changelist")
+    assert client.get(url + "?status__exact=fresh").status_code == 200
+
+
+def test_admin_mark_stale_action_follows_the_lifecycle(db, django_user_model, company):
+    fresh = make_recommendation(company=company, context_hash="0" * 64)
+    done = make_recommendation(company=company, context_hash="0" * 64, status=Status.COMPLETED)
+    client = admin_client(django_user_model)
+
+    client.post(
+        reverse("admin:recommendations_recommendation_changelist"),
+        {"action": "mark_stale", "_selected_action": [fresh.pk, done.pk]},
+    )
+
+    fresh.refresh_from_db()
+    done.refresh_from_db()
+    assert fresh.status == Status.STALE
+    assert done.status == Status.COMPLETED  # completed is terminal
+
+
+def test_admin_regenerate_replaces_the_rows_at_once(
+    db, django_user_model, company, steps, provider
+):
+    from recommendations import services
+
+    services.recommendations_for(company=company)
+    old = list(Recommendation.objects.all())
+    client = admin_client(django_user_model)
+
+    client.post(
+        reverse("admin:recommendations_recommendation_changelist"),
+        {"action": "regenerate", "_selected_action": [r.pk for r in old]},
+    )
+
+    assert provider.calls == 6
+    assert Recommendation.objects.filter(status=Status.STALE).count() == 3
+    assert Recommendation.objects.filter(status=Status.FRESH).count() == 3
