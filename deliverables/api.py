@@ -1,9 +1,9 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.utils.urls import replace_query_param
 
 from companies.permissions import CompanyScopedMixin, HasCompanyWriteRole
 from deliverables import selectors, services
@@ -11,19 +11,11 @@ from deliverables.models import Deliverable, Workspace
 from deliverables.serializers import (
     DeliverableListResponseSerializer,
     DeliverableListSerializer,
+    DeliverablePageQuerySerializer,
     DeliverableSerializer,
     DeliverableUpdateSerializer,
     WorkspaceSerializer,
 )
-
-
-class DeliverablePagination(CursorPagination):
-    """Cursor pages: one query per page, no COUNT."""
-
-    ordering = "id"
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 200
 
 
 class WorkspaceListView(CompanyScopedMixin, generics.ListAPIView):
@@ -44,26 +36,27 @@ class WorkspaceDeliverablesView(CompanyScopedMixin, generics.GenericAPIView):
     queryset = Workspace.objects.all()
     company_field = "company"
     serializer_class = DeliverableListSerializer
-    pagination_class = DeliverablePagination
+    pagination_class = None
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "generation"
 
     @extend_schema(
+        parameters=[DeliverablePageQuerySerializer],
         responses={200: DeliverableListResponseSerializer},
-        parameters=[
-            OpenApiParameter("cursor", str, description="Opaque cursor from next/previous."),
-            OpenApiParameter("page_size", int, description="At most 200; default 50."),
-        ],
     )
     def get(self, request, pk: int):
+        query = DeliverablePageQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
         workspace = self.get_object()
-        rows = self.paginate_queryset(selectors.deliverable_rows(workspace=workspace))
+        rows, more = selectors.deliverable_page(workspace=workspace, **query.validated_data)
         listing = services.serve_deliverables(workspace=workspace, rows=rows)
+        next_link = None
+        if more:
+            next_link = replace_query_param(request.build_absolute_uri(), "after", rows[-1]["id"])
         return Response(
             {
                 "workspace": WorkspaceSerializer(workspace).data,
-                "next": self.paginator.get_next_link(),
-                "previous": self.paginator.get_previous_link(),
+                "next": next_link,
                 "results": DeliverableListSerializer(listing.rows, many=True).data,
                 "meta": {"cache": listing.stats.as_dict()},
             }

@@ -1,6 +1,11 @@
 """Reads shared by the API and the pages, already scoped and flat (no N+1)."""
 
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import connection
 from django.db.models import QuerySet
 
 from companies.selectors import companies_for
@@ -14,22 +19,70 @@ LIST_FIELDS = (
     "status",
     "display_content",
     "display_format",
-    "transformation_timestamp",
     "content_transformation_status",
     "display_quality_score",
     "ai_confidence",
     "auto_display_generated",
-    "updated_at",
     "content_hash",
     "display_source_hash",
-    "transform_queued_at",
 )
+# Timestamps are read as text and parsed by datetime.fromisoformat (C): Django's
+# timestamptz loader for psycopg is Python and cost ~15 us a value, 1.5 ms for a
+# page of 50, twice the query itself (bench/deliverables_list.py).
+LIST_TIMES = ("transformation_timestamp", "updated_at", "transform_queued_at")
+_AS_TEXT = "__text"
 
 
 def workspaces_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Workspace]:
     return Workspace.objects.filter(company__in=companies_for(user=user).values("pk"))
 
 
-def deliverable_rows(*, workspace: Workspace) -> QuerySet:
-    """One query for the whole list, as dicts: no model instances, no related rows."""
-    return Deliverable.objects.filter(workspace=workspace).order_by("id").values(*LIST_FIELDS)
+def deliverable_page(
+    *, workspace: Workspace, after: int | None = None, limit: int = 50
+) -> tuple[list[dict[str, Any]], bool]:
+    """One page of a workspace's deliverables in id order (keyset: ids after `after`),
+    as dicts ready for services.serve_deliverables, and whether more follow.
+
+    One query, with SQL written once per process: building and compiling the
+    equivalent ORM queryset cost more than running it (1.3 ms against 0.7 ms for
+    50 rows), and this is the hot read of the app.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_page_sql(), [workspace.pk, after or 0, limit + 1])
+        names = [column.name for column in cursor.description]
+        rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+    return decode_rows(rows[:limit]), len(rows) > limit
+
+
+@cache
+def _page_sql() -> str:
+    meta = Deliverable._meta
+    quote = connection.ops.quote_name
+    columns = [f"{quote(meta.get_field(name).column)} AS {quote(name)}" for name in LIST_FIELDS]
+    # Timestamps as text: see LIST_TIMES.
+    columns += [
+        f"CAST({quote(meta.get_field(name).column)} AS varchar) AS {quote(name + _AS_TEXT)}"
+        for name in LIST_TIMES
+    ]
+    workspace_id = quote(meta.get_field("workspace").column)
+    pk = quote(meta.pk.column)
+    return (
+        f"SELECT {', '.join(columns)} FROM {quote(meta.db_table)} "
+        f"WHERE {workspace_id} = %s AND {pk} > %s ORDER BY {pk} LIMIT %s"
+    )
+
+
+def decode_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Turn the text timestamps of the page query into aware datetimes, in place."""
+    for row in rows:
+        for name in LIST_TIMES:
+            row[name] = _datetime(row.pop(f"{name}{_AS_TEXT}"))
+    return rows
+
+
+def _datetime(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    value = datetime.fromisoformat(text)
+    # SQLite keeps naive UTC; PostgreSQL answers in the connection's UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -11,6 +11,9 @@ from deliverables.models import (
     Workspace,
 )
 
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
 
 def _iso(value: datetime | None) -> str | None:
     """DRF's DateTimeField format (UTC as "Z"), without a field object per value."""
@@ -27,8 +30,20 @@ class WorkspaceSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class DeliverablePageQuerySerializer(serializers.Serializer):
+    """Keyset pages in id order: `after` is the last id of the previous page."""
+
+    after = serializers.IntegerField(required=False, min_value=0)
+    page_size = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        return {"after": attrs.get("after"), "limit": attrs["page_size"]}
+
+
 class DeliverableListSerializer(serializers.Serializer):
-    """One listed deliverable, from a row dict of selectors.deliverable_rows.
+    """One listed deliverable, from a row dict of selectors.deliverable_page.
 
     The fields are declared for the schema; to_representation is written out by
     hand because the list is the hot path (see bench/deliverables_list.py).
@@ -83,8 +98,7 @@ class DeliverableListResponseSerializer(serializers.Serializer):
     """The documented shape of the workspace deliverables listing."""
 
     workspace = WorkspaceSerializer()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
+    next = serializers.URLField(allow_null=True, help_text="The next page, or null.")
     results = DeliverableListSerializer(many=True)
     meta = ListingMetaSerializer()
 

@@ -333,7 +333,7 @@ def is_current(row: dict[str, Any]) -> bool:
 
 
 def serve_deliverables(*, workspace: Workspace, rows: list[dict[str, Any]]) -> Listing:
-    """Serve the listed rows (dicts from selectors.deliverable_rows), transforming or
+    """Serve the listed rows (dicts from selectors.deliverable_page), transforming or
     queueing the completed ones whose display is not current. The rows are updated
     in place with what was written. All cached: no query at all."""
     listing = Listing(rows=rows)

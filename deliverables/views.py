@@ -19,7 +19,7 @@ def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
     workspace = get_object_or_404(
         selectors.workspaces_for(user=request.user).select_related("company"), pk=pk
     )
-    rows = list(selectors.deliverable_rows(workspace=workspace)[:PAGE_LIMIT])
+    rows, _ = selectors.deliverable_page(workspace=workspace, limit=PAGE_LIMIT)
     listing = services.serve_deliverables(workspace=workspace, rows=rows)
     return render(
         request,

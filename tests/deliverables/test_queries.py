@@ -53,3 +53,12 @@ def test_the_list_pages_by_cursor(api, workspace, provider):
     assert [r["title"] for r in first["results"]] == [f"Deliverable {n}" for n in range(1, 6)]
     assert [r["title"] for r in second["results"]] == ["Deliverable 6", "Deliverable 7"]
     assert second["next"] is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("params", [{"page_size": 201}, {"page_size": 0}, {"after": "x"}])
+def test_a_bad_page_request_gets_a_400(api, workspace, params):
+    response = api.get(list_url(workspace), params)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
