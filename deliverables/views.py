@@ -3,6 +3,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from deliverables import selectors, services
+from deliverables.models import DeliverableStatus, DisplayFormat, TransformationStatus
 
 # The page shows this many deliverables; the API pages through more.
 PAGE_LIMIT = 200
@@ -24,5 +25,13 @@ def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "deliverables/workspace_detail.html",
-        {"workspace": workspace, "deliverables": listing.rows, "stats": listing.stats},
+        {
+            "workspace": workspace,
+            "deliverables": listing.rows,
+            "stats": listing.stats,
+            # The same enums as the models and the API, not string literals.
+            "DeliverableStatus": DeliverableStatus,
+            "DisplayFormat": DisplayFormat,
+            "TransformationStatus": TransformationStatus,
+        },
     )

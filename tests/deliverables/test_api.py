@@ -1,15 +1,12 @@
 """Scoping, roles, input errors, throttling and the documented schema."""
 
 import pytest
-from django.db.models import Sum
 from rest_framework.throttling import ScopedRateThrottle
 
 from deliverables.models import Deliverable
 from deliverables.services import KIND
-from generation.models import HitCounter
 from tests.builders import make_member
 from tests.deliverables.builders import (
-    give_current_displays,
     list_url,
     make_deliverables,
     make_workspace,
@@ -93,16 +90,20 @@ def test_the_list_endpoint_is_throttled(api, workspace, provider, monkeypatch):
     assert codes == [200, 200, 429]
 
 
-@pytest.mark.django_db
-def test_cached_reads_are_counted_as_hits_for_usage(api, company, workspace, provider):
+@pytest.mark.django_db(transaction=True)
+def test_usage_reports_the_listings_calls_and_cache_hits(api, workspace, provider):
     make_deliverables(workspace=workspace, count=4)
-    give_current_displays(workspace=workspace)
 
-    api.get(list_url(workspace))
-    api.get(list_url(workspace))
+    api.get(list_url(workspace))  # 4 calls
+    api.get(list_url(workspace))  # 4 hits
+    api.get(list_url(workspace))  # 4 hits
+    usage = api.get("/api/usage/", {"kind": KIND})
 
-    hits = HitCounter.objects.filter(kind=KIND, company=company).aggregate(n=Sum("hits"))["n"]
-    assert hits == 8
+    assert usage.status_code == 200
+    totals = usage.json()["totals"]
+    assert totals["provider_calls"] == 4
+    assert totals["cache_hits"] == 8
+    assert totals["calls_saved"] == 8
 
 
 @pytest.mark.django_db
