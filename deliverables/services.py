@@ -30,7 +30,7 @@ from deliverables.models import (
     Workspace,
 )
 from deliverables.schemas import DeliverableDisplay
-from generation.errors import BudgetExceeded, ProviderUnavailable
+from generation.errors import BudgetExceeded, PromptMissing, ProviderUnavailable
 from generation.hashing import canonical_json, sha256_of
 from generation.hits import record_hit
 from generation.models import IN_PROGRESS, Generation
@@ -184,7 +184,9 @@ def queue_transforms(*, deliverable_ids: list[int], force: bool = False) -> list
             content_transformation_status=TransformationStatus.PENDING, transform_queued_at=now
         )
         for pk in claimable:
-            transaction.on_commit(partial(async_task, TASK, pk, force))
+            # robust: a broker failure is logged, not raised into the listing; the
+            # row stays pending until QUEUED_LEASE passes, then is queued again.
+            transaction.on_commit(partial(async_task, TASK, pk, force), robust=True)
     return claimable
 
 
@@ -380,7 +382,13 @@ def _transform_or_queue(
     *, workspace: Workspace, rows: list[dict[str, Any]], stats: CacheStats, now
 ) -> None:
     by_id = {row["id"]: row for row in rows}
-    prompt = active_prompt(key=PROMPT_KEY)
+    try:
+        prompt = active_prompt(key=PROMPT_KEY)
+    except PromptMissing:
+        # A configuration error must not hide the displays that are already stored.
+        logger.error("deliverables: no active %r prompt; nothing transformed", PROMPT_KEY)
+        stats.failed += len(rows)
+        return
     jobs = [
         _Job(
             deliverable_id=pk,

@@ -10,8 +10,8 @@ from rest_framework.authtoken.models import Token
 from deliverables.models import Deliverable, TransformationStatus
 from deliverables.services import KIND
 from generation.errors import ProviderError
-from generation.models import GenerationLog
-from tests.deliverables.builders import list_url, make_deliverables
+from generation.models import GenerationLog, Prompt
+from tests.deliverables.builders import give_current_displays, list_url, make_deliverables
 from tests.processes import child_env, started, wait_until
 
 pytestmark = pytest.mark.usefixtures("transform_threads_finish")
@@ -174,3 +174,20 @@ def test_only_completed_deliverables_are_transformed(api, workspace, provider):
 
     assert provider.calls == 1
     assert _statuses(response) == ["none", "none", "success"]
+
+
+@pytest.mark.django_db
+def test_without_an_active_prompt_stored_displays_are_still_served(
+    api, workspace, provider, display_prompt
+):
+    make_deliverables(workspace=workspace, count=2)
+    give_current_displays(workspace=workspace)
+    make_deliverables(workspace=workspace, count=1)
+    Prompt.objects.filter(pk=display_prompt.pk).update(is_active=False)
+
+    response = api.get(list_url(workspace))
+
+    assert response.status_code == 200
+    assert _cache(response)["cached"] == 2
+    assert _cache(response)["failed"] == 1
+    assert provider.calls == 0
