@@ -26,25 +26,27 @@ def current_snapshot_or_none(*, company: Company) -> ContextSnapshot | None:
 
 
 def live_recommendations(
-    *, company: Company, context_hash: str, limit: int
+    *, company: Company, context_hash: str, prompt_id: int, limit: int
 ) -> list[Recommendation]:
-    """The seed's first query: live recommendations of the current context, newest first."""
+    """The seed's first query: live recommendations of the current context (and prompt
+    version), newest first."""
     return list(
         Recommendation.objects.filter(
-            company=company, context_hash=context_hash, status__in=LIVE
+            company=company, context_hash=context_hash, prompt_id=prompt_id, status__in=LIVE
         ).select_related("step__domain", "effectiveness")[:limit]
     )
 
 
 def fallback_recommendations(
-    *, company: Company, context_hash: str, limit: int
+    *, company: Company, exclude: list[int], limit: int
 ) -> list[Recommendation]:
-    """Live recommendations from other contexts, newest first (the seed's fallback)."""
+    """Other live recommendations, newest first (the seed's fallback): those of earlier
+    contexts, and of an earlier prompt version until they are replaced."""
     if limit <= 0:
         return []
     return list(
         Recommendation.objects.filter(company=company, status__in=LIVE)
-        .exclude(context_hash=context_hash)
+        .exclude(pk__in=exclude)
         .select_related("step__domain", "effectiveness")[:limit]
     )
 
@@ -85,9 +87,11 @@ def insights_queryset(
     return qs.order_by("-relevance_score", "-id")
 
 
-def current_health_summary(*, company: Company, context_hash: str) -> HealthSummary | None:
+def current_health_summary(
+    *, company: Company, context_hash: str, prompt_id: int
+) -> HealthSummary | None:
     return HealthSummary.objects.filter(
-        company=company, context_hash=context_hash, status__in=LIVE
+        company=company, context_hash=context_hash, prompt_id=prompt_id, status__in=LIVE
     ).first()
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, transaction
-from django.db.models import Case, Count, F, Value, When
+from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
 from companies.models import Company
@@ -24,7 +24,7 @@ from generation.errors import BudgetExceeded, ProviderUnavailable
 from generation.hashing import sha256_of
 from generation.hits import record_hit
 from generation.models import Generation
-from generation.services import GenerationResult, Source, get_or_generate
+from generation.services import GenerationResult, Source, active_prompt, get_or_generate
 from recommendations import selectors
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import (
@@ -203,6 +203,13 @@ def _provenance(generation: Generation, kind: str) -> dict[str, Any]:
     }
 
 
+def _replace_older_prompt(existing: models.QuerySet, generation: Generation) -> None:
+    """Live rows of the same slot made with another prompt version are replaced now."""
+    existing.filter(status__in=LIVE).exclude(prompt_id=generation.prompt_id).update(
+        status=Status.STALE, stale_at=timezone.now()
+    )
+
+
 def _create_once(content_model: type[models.Model], existing: models.QuerySet, /, **fields) -> None:
     """Create a domain row unless a live one exists; a concurrent twin is not an error."""
     if existing.exists():
@@ -217,11 +224,11 @@ def _create_once(content_model: type[models.Model], existing: models.QuerySet, /
 def _store_recommendation(
     generation: Generation, *, company: Company, step: JourneyStep, context_hash: str
 ) -> None:
+    slot = Recommendation.objects.filter(company=company, step=step, context_hash=context_hash)
+    _replace_older_prompt(slot, generation)
     _create_once(
         Recommendation,
-        Recommendation.objects.filter(
-            company=company, step=step, context_hash=context_hash
-        ).exclude(status=Status.STALE),
+        slot.exclude(status=Status.STALE),
         company=company,
         step=step,
         context_hash=context_hash,
@@ -238,10 +245,10 @@ def _store_insights(
     step: JourneyStep | None,
     context_hash: str,
 ) -> None:
-    existing = Insight.objects.filter(
-        company=company, context_hash=context_hash, generation=generation, status__in=LIVE
-    )
-    if existing.exists():
+    target = {"step": step} if step is not None else {"domain": domain, "step__isnull": True}
+    slot = Insight.objects.filter(company=company, context_hash=context_hash, **target)
+    _replace_older_prompt(slot, generation)
+    if slot.filter(generation=generation, status__in=LIVE).exists():
         return
     provenance = _provenance(generation, KIND_INSIGHT)
     Insight.objects.bulk_create(
@@ -260,11 +267,11 @@ def _store_insights(
 
 
 def _store_health(generation: Generation, *, company: Company, context_hash: str) -> None:
+    slot = HealthSummary.objects.filter(company=company, context_hash=context_hash)
+    _replace_older_prompt(slot, generation)
     _create_once(
         HealthSummary,
-        HealthSummary.objects.filter(company=company, context_hash=context_hash).exclude(
-            status=Status.STALE
-        ),
+        slot.exclude(status=Status.STALE),
         company=company,
         context_hash=context_hash,
         content=generation.result,
@@ -295,22 +302,27 @@ def recommendations_for(
     one per missing step; when the context has fewer, older live ones fill the page."""
     limit = limit or settings.RECOMMENDATIONS_DEFAULT_LIMIT
     snapshot = current_snapshot(company=company)
+    # Content of another prompt version is not current: a new version means new content.
+    prompt = active_prompt(key=KIND_RECOMMENDATION)
     rows = selectors.live_recommendations(
-        company=company, context_hash=snapshot.context_hash, limit=limit
+        company=company, context_hash=snapshot.context_hash, prompt_id=prompt.pk, limit=limit
     )
     if rows:
         record_hit(kind=KIND_RECOMMENDATION, company_id=company.pk, count=len(rows))
     error = ""
     if len(rows) < limit:
         made, error = _generate_recommendations(
-            company=company, snapshot=snapshot, missing=limit - len(rows)
+            company=company, snapshot=snapshot, prompt_id=prompt.pk, missing=limit - len(rows)
         )
         if made:
             rows = selectors.live_recommendations(
-                company=company, context_hash=snapshot.context_hash, limit=limit
+                company=company,
+                context_hash=snapshot.context_hash,
+                prompt_id=prompt.pk,
+                limit=limit,
             )
     rows += selectors.fallback_recommendations(
-        company=company, context_hash=snapshot.context_hash, limit=limit - len(rows)
+        company=company, exclude=[r.pk for r in rows], limit=limit - len(rows)
     )
     if not rows and error:
         raise ProviderUnavailable(error)
@@ -320,16 +332,20 @@ def recommendations_for(
 
 
 def _generate_recommendations(
-    *, company: Company, snapshot: ContextSnapshot, missing: int
+    *, company: Company, snapshot: ContextSnapshot, prompt_id: int, missing: int
 ) -> tuple[int, str]:
-    in_context = Recommendation.objects.filter(company=company, context_hash=snapshot.context_hash)
-    # A step is covered by a live recommendation of any context (one someone started
-    # survives context changes) or by a completed one of this context.
-    taken = set(in_context.exclude(status=Status.STALE).values_list("step_id", flat=True))
-    taken |= set(
-        Recommendation.objects.filter(company=company, status__in=LIVE).values_list(
-            "step_id", flat=True
-        )
+    here = Q(context_hash=snapshot.context_hash)
+    in_context = Recommendation.objects.filter(here, company=company)
+    # A step is covered by a completed recommendation of this context, a live one of
+    # this context and prompt version, or a live one of another context (one someone
+    # started survives context changes).
+    covered = (
+        (here & Q(status=Status.COMPLETED))
+        | (here & Q(status__in=LIVE, prompt_id=prompt_id))
+        | (~here & Q(status__in=LIVE))
+    )
+    taken = set(
+        Recommendation.objects.filter(covered, company=company).values_list("step_id", flat=True)
     )
     # A step whose recommendation went stale in this same context (by age or by hand)
     # gets a new revision: new inputs, so new content rather than the old one revived.
@@ -398,11 +414,12 @@ def ensure_insights(
     """Make the insights of a domain (or a step) for the current context if there are
     none; returns (context_hash, error)."""
     snapshot = current_snapshot(company=company)
+    prompt = active_prompt(key=KIND_INSIGHT)
     target = {"step": step} if step is not None else {"domain": domain, "step__isnull": True}
     in_context = Insight.objects.filter(
         company=company, context_hash=snapshot.context_hash, **target
     )
-    if in_context.filter(status__in=LIVE).exists():
+    if in_context.filter(status__in=LIVE, prompt=prompt).exists():
         return snapshot.context_hash, ""
     inputs = {
         "context": snapshot.context_data,
@@ -442,14 +459,17 @@ def health_summary_for(*, company: Company, present_row: bool = True) -> Content
     """The health summary of the current context, generated if missing; when that fails,
     the latest earlier one (its status and context tell it is not current)."""
     snapshot = current_snapshot(company=company)
-    row = selectors.current_health_summary(company=company, context_hash=snapshot.context_hash)
+    prompt = active_prompt(key=KIND_HEALTH)
+    row = selectors.current_health_summary(
+        company=company, context_hash=snapshot.context_hash, prompt_id=prompt.pk
+    )
     error = ""
     if row is not None:
         record_hit(kind=KIND_HEALTH, company_id=company.pk)
     else:
         error = _generate_health(company=company, snapshot=snapshot)
         row = selectors.current_health_summary(
-            company=company, context_hash=snapshot.context_hash
+            company=company, context_hash=snapshot.context_hash, prompt_id=prompt.pk
         ) or selectors.latest_health_summary(company=company)
     if row is None:
         raise ProviderUnavailable(error or None)

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from generation.models import Prompt
 from recommendations.lifecycle import Status
 from recommendations.models import (
     HealthSummary,
@@ -36,8 +37,13 @@ def make_journey(*, domains: int = 2, steps: int = 5) -> list[JourneyStep]:
     return made
 
 
-def _provenance(**fields) -> dict:
+def _provenance(kind: str, **fields) -> dict:
+    """Made by the active prompt of the kind (as generated content is), unless told."""
     now = timezone.now()
+    if "prompt" not in fields:
+        fields["prompt"] = Prompt.objects.filter(key=kind, is_active=True).first()
+    if fields["prompt"] is not None:
+        fields.setdefault("prompt_version", fields["prompt"].version)
     return {
         "model": "offline",
         "provider": "offline",
@@ -54,7 +60,7 @@ def make_recommendation(*, company, context_hash: str, step=None, **fields) -> R
         company=company,
         step=step,
         context_hash=context_hash,
-        **_provenance(**fields),
+        **_provenance("recommendation", **fields),
     )
 
 
@@ -67,7 +73,7 @@ def make_insight(*, company, context_hash: str, domain=None, step=None, **fields
         context_hash=context_hash,
         content=f"Insight {next(_seq)}",
         author_profile={"name": "Pat", "role": "Founder", "company": "Peer Co"},
-        **_provenance(**fields),
+        **_provenance("insight", **fields),
     )
 
 
@@ -76,5 +82,5 @@ def make_health(*, company, context_hash: str, **fields) -> HealthSummary:
         company=company,
         context_hash=context_hash,
         content={"score": 70, "headline": "Fine", "summary": "Fine."},
-        **_provenance(**fields),
+        **_provenance("health_summary", **fields),
     )

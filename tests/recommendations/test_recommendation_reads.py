@@ -219,3 +219,26 @@ def test_progress_needs_a_write_role(anon_api, company, steps, status):
 
     assert response.status_code == 403
     assert not ContextSnapshot.objects.filter(company=company).exists()
+
+
+def test_a_new_prompt_version_replaces_the_recommendations_once(api, company, steps, provider):
+    from generation.models import Prompt
+    from generation.services import new_version_from
+
+    first = api.get(recs_url(company)).json()
+    new_version_from(
+        prompt=Prompt.objects.get(key="recommendation", is_active=True),
+        instructions="Be brief.",
+        activate=True,
+    )
+
+    second = api.get(recs_url(company)).json()
+    api.get(recs_url(company))
+
+    assert provider.calls == 6
+    assert {r["prompt_version"] for r in second} == {2}
+    assert set(
+        Recommendation.objects.filter(pk__in=[r["id"] for r in first]).values_list(
+            "status", flat=True
+        )
+    ) == {Status.STALE}
