@@ -2,9 +2,10 @@
 steps, and two companies at different stages. Safe to run again (nothing duplicates,
 progress already made is kept)."""
 
+from django.contrib.auth import get_user_model
 from django.utils.text import slugify
 
-from companies.models import Company
+from companies.models import Company, Membership
 from recommendations.models import JourneyDomain, JourneyStep, StepStatus
 from recommendations.services import refresh_context, update_step_progress
 
@@ -59,10 +60,18 @@ def load_demo(*, stdout) -> None:
         for ref in completed:
             _advance(company, steps[ref], StepStatus.COMPLETED)
         refresh_context(company=company)
+        _let_demo_user_see(company)
         stdout.write(
             f"journey demo: {company.name}: {len(completed)} steps completed, "
             f"{len(in_progress)} in progress"
         )
+
+
+def _let_demo_user_see(company: Company) -> None:
+    """The demo login (made by load_demo before this runs) sees both companies."""
+    user = get_user_model().objects.filter(username="demo").first()
+    if user is not None:
+        Membership.objects.get_or_create(user=user, company=company, defaults={"role": "admin"})
 
 
 def _load_journey() -> dict[str, JourneyStep]:

@@ -44,6 +44,8 @@ def test_load_demo_makes_a_journey_and_two_companies_and_is_idempotent(db):
         for c in Company.objects.filter(slug__in=["acme-demo", "birch-co-demo"])
     }
     assert len(done) == 2 and done["Acme Demo"] < done["Birch & Co Demo"]
+    demo = Company.objects.filter(memberships__user__username="demo")
+    assert set(demo.values_list("slug", flat=True)) >= {"acme-demo", "birch-co-demo"}
 
 
 def test_every_model_has_an_admin():

@@ -192,3 +192,9 @@ def test_effectiveness_is_listed_for_the_company(api, company, other_company):
     results = response.json()["results"]
     assert [r["recommendation"] for r in results] == [mine.pk]
     assert results[0]["was_started"] is True and results[0]["was_completed"] is False
+
+
+def test_the_api_needs_a_login(anon_api, company, provider):
+    response = anon_api.get(reverse("company-recommendations", args=[company.pk]))
+    assert response.status_code in (401, 403)
+    assert provider.calls == 0
