@@ -111,6 +111,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "AI content generated once, kept in PostgreSQL, served many times.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several lifecycles have a field called "status": give each enum its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "ContentStatusEnum": "recommendations.lifecycle.Status.choices",
+        "StepStatusEnum": "recommendations.models.StepStatus.choices",
+        "GenerationStatusEnum": "generation.models.GenerationStatus.choices",
+        "DeliverableStatusEnum": "deliverables.models.DeliverableStatus.choices",
+    },
 }
 
 # --- Django-Q2: ORM broker on the default database unless REDIS_URL is set.
