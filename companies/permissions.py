@@ -6,9 +6,10 @@ then simply not found: 404, never 403, so ids do not leak.
 """
 
 from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
 from rest_framework import permissions
 
-from companies.models import WRITE_ROLES, Membership
+from companies.models import WRITE_ROLES, Company, Membership
 from companies.selectors import companies_for
 
 
@@ -21,6 +22,17 @@ class CompanyScopedMixin:
 
     def get_queryset(self) -> QuerySet:
         return self.scope_queryset(super().get_queryset())
+
+
+class CompanyRouteMixin:
+    """For /companies/<company_id>/...: the company must be one of the caller's (else 404)."""
+
+    def get_company(self) -> Company:
+        if not hasattr(self, "_company"):
+            self._company = get_object_or_404(
+                companies_for(user=self.request.user), pk=self.kwargs["company_id"]
+            )
+        return self._company
 
 
 class HasCompanyWriteRole(permissions.BasePermission):

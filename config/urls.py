@@ -27,5 +27,5 @@ urlpatterns = [
 ]
 
 # Under /api/ even a 404 or a crash answers with the JSON error shape.
-handler404 = "config.api.not_found"
-handler500 = "config.api.server_error"
+handler404 = "core.api.not_found"
+handler500 = "core.api.server_error"

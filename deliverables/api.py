@@ -2,10 +2,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import generics
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.utils.urls import replace_query_param
 
 from companies.permissions import CompanyScopedMixin, HasCompanyWriteRole
+from core.api import GenerationThrottleMixin
 from deliverables import selectors, services
 from deliverables.models import Deliverable, Workspace
 from deliverables.serializers import (
@@ -25,7 +25,9 @@ class WorkspaceListView(CompanyScopedMixin, generics.ListAPIView):
     serializer_class = WorkspaceSerializer
 
 
-class WorkspaceDeliverablesView(CompanyScopedMixin, generics.GenericAPIView):
+class WorkspaceDeliverablesView(
+    GenerationThrottleMixin, CompanyScopedMixin, generics.GenericAPIView
+):
     """A workspace's deliverables with their display versions, cache-first.
 
     Stored displays are served without a model call; completed deliverables
@@ -37,8 +39,6 @@ class WorkspaceDeliverablesView(CompanyScopedMixin, generics.GenericAPIView):
     company_field = "company"
     serializer_class = DeliverableListSerializer
     pagination_class = None
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "generation"
 
     @extend_schema(
         parameters=[DeliverablePageQuerySerializer],

@@ -31,11 +31,12 @@ from deliverables.models import (
 )
 from deliverables.schemas import DeliverableDisplay
 from generation.errors import BudgetExceeded, PromptMissing, ProviderUnavailable
+from generation.flight import Source, get_or_generate
 from generation.hashing import canonical_json, sha256_of
 from generation.hits import record_hit
 from generation.models import IN_PROGRESS, Generation
+from generation.prompts import active_prompt, prompt_context_hash
 from generation.rendering import clean_html
-from generation.services import Source, active_prompt, get_or_generate, prompt_context_hash
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Prompt versions are immutable once used: the change form of a used version shows its
 content read-only, and every change of version (new version, activate, roll back) goes
-through generation.services, never through a form field. Logs, generations and hit
+through generation.prompts, never through a form field. Logs, generations and hit
 counters are records: they can be read here, not written.
 """
 
@@ -24,14 +24,14 @@ from django.views.decorators.http import require_POST
 
 from generation.errors import PromptMissing
 from generation.models import Generation, GenerationLog, HitCounter, Prompt
-from generation.schemas import get_schema, schema_names
-from generation.services import (
+from generation.prompts import (
     activate_prompt,
     create_prompt_version,
     new_version_from,
     prompt_diff,
     rollback_prompt,
 )
+from generation.schemas import get_schema, schema_names
 
 # Content a form may edit on a version nobody has used yet; key and version name the
 # version, so they are never edited in place.

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from companies.permissions import CompanyScopedMixin
 from companies.selectors import companies_for
-from config.api import ErrorSerializer
+from core.api import ErrorSerializer
 from generation.models import Generation
 from generation.selectors import usage_report
 from generation.serializers import GenerationSerializer, UsageQuerySerializer, UsageSerializer

@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class ProviderError(Exception):

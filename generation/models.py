@@ -179,10 +179,6 @@ class Generation(models.Model):
         return f"{self.kind} {self.scope} {self.context_hash[:10]} ({self.status})"
 
     @property
-    def is_done(self) -> bool:
-        return self.status in (GenerationStatus.COMPLETED, GenerationStatus.FAILED)
-
-    @property
     def content(self):
         """The structured result, or the text for a text generation."""
         return self.result if self.result is not None else self.text

@@ -1,11 +1,11 @@
 """Django-Q2 entry points: thin wrappers that load by id and call one service."""
 
-from generation import services
+from generation import flight
 
 
 def run_claimed(generation_id: int, owner: str) -> None:
-    services.run_claimed(generation_id=generation_id, owner=owner)
+    flight.run_claimed(generation_id=generation_id, owner=owner)
 
 
 def revalidate(generation_id: int, owner: str) -> None:
-    services.revalidate(generation_id=generation_id, owner=owner)
+    flight.revalidate(generation_id=generation_id, owner=owner)

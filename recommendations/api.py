@@ -1,17 +1,15 @@
 """Thin DRF views: parse, call one service or selector, render. Domain errors become
-HTTP in config.api.exception_handler (409 illegal transition, 503 provider down)."""
+HTTP in core.api.exception_handler (409 illegal transition, 503 provider down)."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from companies.models import Company
-from companies.permissions import CompanyScopedMixin, HasCompanyWriteRole
-from companies.selectors import can_write, companies_for
-from config.api import ErrorSerializer
+from companies.permissions import CompanyRouteMixin, CompanyScopedMixin, HasCompanyWriteRole
+from companies.selectors import can_write
+from core.api import ErrorSerializer, GenerationThrottleMixin
 from generation.errors import ProviderUnavailable
 from recommendations import selectors, services
 from recommendations.models import JourneyStep, Recommendation
@@ -29,24 +27,6 @@ from recommendations.serializers import (
 )
 
 ERRORS = {404: ErrorSerializer, 503: ErrorSerializer}
-
-
-class CompanyRouteMixin:
-    """For /companies/<company_id>/...: the company must be one of the caller's (else 404)."""
-
-    def get_company(self) -> Company:
-        if not hasattr(self, "_company"):
-            self._company = get_object_or_404(
-                companies_for(user=self.request.user), pk=self.kwargs["company_id"]
-            )
-        return self._company
-
-
-class GenerationThrottleMixin:
-    """Reads that may call the model cost money: throttled per user."""
-
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "generation"
 
 
 class RecommendationListView(GenerationThrottleMixin, CompanyRouteMixin, APIView):

@@ -6,7 +6,7 @@ new content, never revived, so stale and completed are terminal.
 
 from django.db import models
 
-from config.errors import IllegalTransition
+from core.errors import IllegalTransition
 
 
 class Status(models.TextChoices):

@@ -1,7 +1,7 @@
 """Workflows of the journey and its AI content: progress, context, reads that generate
 what is missing, presentation, and the recommendation lifecycle.
 
-Content is generated through generation.services.get_or_generate, one provider call
+Content is generated through generation.flight.get_or_generate, one provider call
 per missing artefact; the domain row is written in its on_result (inside the
 write-through transaction). A company context change makes new content because the
 context is part of every generation's inputs, hence of its key.
@@ -19,12 +19,13 @@ from django.db.models import Case, Count, F, Q, Value, When
 from django.utils import timezone
 
 from companies.models import Company
-from config.errors import IllegalTransition
+from core.errors import IllegalTransition
 from generation.errors import BudgetExceeded, ProviderUnavailable
+from generation.flight import GenerationResult, Source, get_or_generate
 from generation.hashing import sha256_of
 from generation.hits import record_hit
 from generation.models import Generation
-from generation.services import GenerationResult, Source, active_prompt, get_or_generate
+from generation.prompts import active_prompt
 from recommendations import selectors
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import (

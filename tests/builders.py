@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 
 from companies.models import Company, Membership
 from generation.models import Prompt
-from generation.services import activate_prompt, create_prompt_version
+from generation.prompts import activate_prompt, create_prompt_version
 
 _seq = itertools.count(1)
 

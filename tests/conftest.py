@@ -40,5 +40,5 @@ def provider(settings, monkeypatch) -> CountingProvider:
     in this process. Set `provider.fail_with` or `provider.delay` to script trouble."""
     settings.EVERGREEN_PROVIDER = "offline"
     counting = CountingProvider()
-    monkeypatch.setattr("generation.services.get_provider", lambda name=None: counting)
+    monkeypatch.setattr("generation.flight.get_provider", lambda name=None: counting)
     return counting

@@ -4,7 +4,7 @@ from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 
 from companies.models import Company
-from config.api import Pagination
+from core.api import Pagination
 
 
 def assert_error_shape(body: dict, code: str | None = None) -> dict:

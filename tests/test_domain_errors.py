@@ -5,7 +5,7 @@ from django.urls import path
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from config.errors import IllegalTransition
+from core.errors import IllegalTransition
 from generation.errors import BudgetExceeded, GenerationPending, ProviderUnavailable
 from generation.models import Generation
 
@@ -54,7 +54,7 @@ def test_budget_error_says_when_to_come_back(client, db):
 
 
 def test_pending_generation_answers_202_with_where_to_look(company):
-    from config.api import exception_handler
+    from core.api import exception_handler
 
     generation = Generation.objects.create(
         kind="k", scope="s", context_hash="h", company=company, status="pending"

@@ -7,7 +7,7 @@ from deliverables import tasks
 from deliverables.models import Deliverable, TransformationStatus
 from deliverables.services import KIND, TASK
 from generation.models import GenerationLog
-from generation.services import new_version_from
+from generation.prompts import new_version_from
 from tests.deliverables.builders import list_url, make_deliverables
 from tests.processes import qcluster, wait_until
 

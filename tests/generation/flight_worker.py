@@ -18,7 +18,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from generation import services
+    from generation import flight as services
 
     prompt_key, company_id, threads, start_at = sys.argv[1:5]
     die = "--die" in sys.argv

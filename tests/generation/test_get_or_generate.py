@@ -13,17 +13,11 @@ from generation.errors import (
     ProviderError,
     ProviderUnavailable,
 )
+from generation.flight import Source, get_or_generate, run_claimed
+from generation.flight import revalidate as revalidate_service
 from generation.models import Generation, GenerationLog, GenerationStatus, Outcome
+from generation.prompts import activate_prompt, new_version_from, rollback_prompt
 from generation.schemas import register_schema
-from generation.services import (
-    Source,
-    activate_prompt,
-    get_or_generate,
-    new_version_from,
-    rollback_prompt,
-    run_claimed,
-)
-from generation.services import revalidate as revalidate_service
 from tests.builders import make_company, make_prompt
 
 

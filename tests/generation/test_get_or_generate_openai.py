@@ -12,9 +12,9 @@ from django.utils import timezone
 from pydantic import BaseModel, Field
 
 from generation.errors import ProviderUnavailable
+from generation.flight import Source, get_or_generate
 from generation.models import Chunk, Generation, GenerationLog, GenerationStatus, Outcome
 from generation.schemas import register_schema
-from generation.services import Source, get_or_generate
 from tests.builders import make_prompt
 
 
@@ -189,7 +189,7 @@ def test_streaming_writes_ordered_chunks_that_join_to_the_final_text(
     fake_openai, company, text_prompt, monkeypatch
 ):
     # Flush every delta, so the chunk order is really exercised.
-    monkeypatch.setattr("generation.services.STREAM_FLUSH_SECONDS", 0)
+    monkeypatch.setattr("generation.streams.STREAM_FLUSH_SECONDS", 0)
 
     result = generate(company, stream=True)
 
@@ -210,7 +210,7 @@ def test_streaming_writes_ordered_chunks_that_join_to_the_final_text(
 def test_stream_cut_midway_is_retried_and_the_chunks_start_again(
     fake_openai, company, text_prompt, monkeypatch
 ):
-    monkeypatch.setattr("generation.services.STREAM_FLUSH_SECONDS", 0)
+    monkeypatch.setattr("generation.streams.STREAM_FLUSH_SECONDS", 0)
     fake_openai.cut(after=3)
 
     result = generate(company, stream=True)
@@ -225,7 +225,7 @@ def test_stream_cut_midway_is_retried_and_the_chunks_start_again(
 def test_taking_over_a_failed_stream_starts_its_chunks_again(
     fake_openai, company, text_prompt, monkeypatch
 ):
-    monkeypatch.setattr("generation.services.STREAM_FLUSH_SECONDS", 0)
+    monkeypatch.setattr("generation.streams.STREAM_FLUSH_SECONDS", 0)
     fake_openai.cut(after=3, times=None)
     with pytest.raises(ProviderUnavailable):
         generate(company, stream=True)

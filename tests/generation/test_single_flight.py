@@ -7,8 +7,8 @@ from contextlib import ExitStack
 
 import pytest
 
+from generation.flight import Source, get_or_generate
 from generation.models import Generation, GenerationLog, GenerationStatus, Outcome
-from generation.services import Source, get_or_generate
 from tests.builders import make_company, make_prompt
 from tests.processes import child_env, started
 

@@ -6,10 +6,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from generation.flight import Source, get_or_generate
 from generation.hits import hit_batch
 from generation.models import GenerationLog, HitCounter, Outcome
 from generation.selectors import usage_report, usage_stats
-from generation.services import Source, get_or_generate
 from tests.builders import make_prompt
 
 REC, INSIGHT = "recommendation", "insight"

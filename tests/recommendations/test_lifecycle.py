@@ -2,7 +2,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from config.errors import IllegalTransition
+from core.errors import IllegalTransition
 from recommendations.lifecycle import ALLOWED, Status
 from recommendations.models import Recommendation, RecommendationEffectiveness
 from tests.builders import make_member

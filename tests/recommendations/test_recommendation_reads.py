@@ -223,7 +223,7 @@ def test_progress_needs_a_write_role(anon_api, company, steps, status):
 
 def test_a_new_prompt_version_replaces_the_recommendations_once(api, company, steps, provider):
     from generation.models import Prompt
-    from generation.services import new_version_from
+    from generation.prompts import new_version_from
 
     first = api.get(recs_url(company)).json()
     new_version_from(

@@ -1,4 +1,4 @@
-"""Domain errors shared by every app, mapped to HTTP in one place (config.api)."""
+"""Domain errors shared by every app, mapped to HTTP in one place (core.api)."""
 
 
 class DomainError(Exception):
@@ -26,9 +26,3 @@ class IllegalTransition(DomainError):
     status_code = 409
     code = "illegal_transition"
     default_message = "That status change is not allowed."
-
-
-class Conflict(DomainError):
-    status_code = 409
-    code = "conflict"
-    default_message = "The request conflicts with the current state."

@@ -1,6 +1,6 @@
 """The generate-once layer: every AI artefact is produced through get_or_generate().
 
-Contract (DESIGN.md): a completed artefact with the same context_hash is served
+Contract: a completed artefact with the same context_hash is served
 with 0 provider calls; on a miss exactly one caller, across processes, claims
 the key and calls the provider outside any transaction; the others wait for
 it (or get GenerationPending when they may not block). The result, its
@@ -10,7 +10,6 @@ served and the failure is logged.
 """
 
 import contextlib
-import difflib
 import logging
 import os
 import socket
@@ -20,30 +19,19 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q, Sum
-from django.template import Context, Engine
+from django.db.models import Q
 from django.utils import timezone
-from pydantic import BaseModel
 
-from generation.errors import (
-    BudgetExceeded,
-    GenerationPending,
-    InvalidOutput,
-    PromptMissing,
-    ProviderError,
-    ProviderUnavailable,
-)
-from generation.hashing import context_hash
+from generation.budget import budget_spent
+from generation.errors import BudgetExceeded, GenerationPending, ProviderError, ProviderUnavailable
 from generation.hits import record_hit
 from generation.models import (
     IN_PROGRESS,
-    Chunk,
     Generation,
     GenerationLog,
     GenerationStatus,
@@ -52,16 +40,14 @@ from generation.models import (
 )
 from generation.notify import Waiter, notify_generation
 from generation.pricing import cost_for
+from generation.prompts import active_prompt, prompt_context_hash, render_prompt
 from generation.providers import ProviderRequest, ProviderResult, get_provider
 from generation.retry import RetryPolicy, call_with_retry
 from generation.schemas import get_schema
+from generation.streams import stream_into
 
 logger = logging.getLogger(__name__)
 
-# Prompts are data, not HTML: no autoescaping.
-_PROMPT_ENGINE = Engine(autoescape=False)
-# Seconds between two chunk writes of a streamed generation.
-STREAM_FLUSH_SECONDS = 0.1
 # A failed key is not sent to the provider again for this long: protects a
 # provider that is down from every request retrying it.
 FAILURE_COOLDOWN = timedelta(seconds=30)
@@ -88,161 +74,6 @@ class GenerationResult:
     @property
     def is_stale(self) -> bool:
         return self.source in (Source.STALE, Source.FALLBACK)
-
-
-# --- prompts --------------------------------------------------------------------------
-
-
-def active_prompt(*, key: str) -> Prompt:
-    prompt = Prompt.objects.filter(key=key, is_active=True).first()
-    if prompt is None:
-        raise PromptMissing(f"No active version of prompt {key!r}.")
-    return prompt
-
-
-def render_prompt(*, prompt: Prompt, inputs: Mapping[str, Any]) -> tuple[str, str]:
-    context = Context(dict(inputs))
-    return (
-        _PROMPT_ENGINE.from_string(prompt.instructions).render(context),
-        _PROMPT_ENGINE.from_string(prompt.template).render(context),
-    )
-
-
-def prompt_context_hash(*, prompt: Prompt, inputs: Mapping[str, Any]) -> str:
-    return context_hash(
-        inputs=inputs,
-        prompt_key=prompt.key,
-        prompt_version=prompt.version,
-        template_hash=prompt.template_hash,
-        model=prompt.effective_model,
-        temperature=prompt.temperature,
-        schema=get_schema(prompt.output_schema),
-    )
-
-
-def create_prompt_version(
-    *,
-    key: str,
-    template: str,
-    instructions: str = "",
-    model: str = "",
-    temperature: float | None = None,
-    output_schema: str = "",
-    notes: str = "",
-    activate: bool = False,
-    by=None,
-) -> Prompt:
-    """A new version numbered after the highest existing one for the key."""
-    if output_schema:
-        get_schema(output_schema)  # fail early on an unknown schema name
-    with transaction.atomic():
-        # Lock the key's rows so two editors cannot take the same number.
-        list(Prompt.objects.select_for_update().filter(key=key).values_list("pk", flat=True))
-        last = Prompt.objects.filter(key=key).aggregate(v=Max("version"))["v"] or 0
-        prompt = Prompt.objects.create(
-            key=key,
-            version=last + 1,
-            template=template,
-            instructions=instructions,
-            model=model,
-            temperature=temperature,
-            output_schema=output_schema,
-            notes=notes,
-            created_by=by,
-        )
-        if activate:
-            activate_prompt(prompt=prompt)
-    return prompt
-
-
-def new_version_from(*, prompt: Prompt, by=None, **changes: Any) -> Prompt:
-    fields = {f: getattr(prompt, f) for f in Prompt.CONTENT_FIELDS if f not in ("key", "version")}
-    fields.update(changes)
-    return create_prompt_version(key=prompt.key, by=by, **fields)
-
-
-def activate_prompt(*, prompt: Prompt) -> Prompt:
-    """Make this the one active version of its key."""
-    with transaction.atomic():
-        Prompt.objects.filter(key=prompt.key, is_active=True).exclude(pk=prompt.pk).update(
-            is_active=False
-        )
-        Prompt.objects.filter(pk=prompt.pk).update(is_active=True)
-    prompt.is_active = True
-    return prompt
-
-
-def rollback_prompt(*, key: str) -> Prompt:
-    """Activate the version before the active one."""
-    current = active_prompt(key=key)
-    previous = (
-        Prompt.objects.filter(key=key, version__lt=current.version).order_by("-version").first()
-    )
-    if previous is None:
-        raise PromptMissing(f"{current} is the first version of {key!r}; nothing to roll back to.")
-    return activate_prompt(prompt=previous)
-
-
-def prompt_diff(*, prompt: Prompt) -> str:
-    """Unified diff of instructions, template and settings against the previous version."""
-    previous = (
-        Prompt.objects.filter(key=prompt.key, version__lt=prompt.version)
-        .order_by("-version")
-        .first()
-    )
-
-    def lines(p: Prompt | None) -> list[str]:
-        if p is None:
-            return []
-        head = [
-            f"model: {p.model or '(default)'}\n",
-            f"temperature: {p.temperature}\n",
-            f"output_schema: {p.output_schema or '(text)'}\n",
-            "--- instructions\n",
-        ]
-        return head + _lines(p.instructions) + ["--- template\n"] + _lines(p.template)
-
-    return "".join(
-        difflib.unified_diff(
-            lines(previous),
-            lines(prompt),
-            fromfile=str(previous) if previous else "(none)",
-            tofile=str(prompt),
-        )
-    )
-
-
-def _lines(text: str) -> list[str]:
-    return [line if line.endswith("\n") else line + "\n" for line in text.splitlines()]
-
-
-# --- budget ---------------------------------------------------------------------------
-
-
-def budget_spent(*, company_id: int | None) -> bool:
-    if company_id is None:
-        return False
-    from companies.models import Company
-
-    company = Company.objects.filter(pk=company_id).values(
-        "daily_cost_budget", "daily_token_budget"
-    )[0]
-    cost_budget = company["daily_cost_budget"]
-    token_budget = company["daily_token_budget"]
-    if cost_budget is None:
-        cost_budget = settings.EVERGREEN_DAILY_COST_BUDGET
-    if token_budget is None:
-        token_budget = settings.EVERGREEN_DAILY_TOKEN_BUDGET
-    start = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
-    spent = GenerationLog.objects.filter(company_id=company_id, created_at__gte=start).aggregate(
-        cost=Sum("cost"), tokens_in=Sum("tokens_in"), tokens_out=Sum("tokens_out")
-    )
-    cost = spent["cost"] or Decimal(0)
-    tokens = (spent["tokens_in"] or 0) + (spent["tokens_out"] or 0)
-    return cost >= Decimal(cost_budget) or tokens >= token_budget
-
-
-# --- get_or_generate ------------------------------------------------------------------
 
 
 def _owner_token() -> str:
@@ -481,63 +312,12 @@ def _call_provider(job: _Job, generation: Generation, provider) -> tuple[Provide
             inputs=job.inputs,
         )
         if job.stream:
-            return _stream_into(generation, provider, request, schema=schema)
+            return stream_into(generation, provider, request, schema=schema)
         if schema is not None:
             return provider.generate_structured(request, schema)
         return provider.generate_text(request)
 
     return call_with_retry(attempt, policy=policy)
-
-
-def _stream_into(generation, provider, request, *, schema) -> ProviderResult:
-    """Write deltas as ordered Chunk rows, a few times a second, and notify after each commit.
-
-    An attempt starts the text again. Chunks of an earlier attempt (a retry, or a
-    crashed owner whose claim was taken over) are dropped, and numbering goes on
-    after them, so a reader that resumes after a seq it saw never skips new text.
-    """
-    last_seq = Chunk.objects.filter(generation=generation).aggregate(m=Max("seq"))["m"]
-    Chunk.objects.filter(generation=generation).delete()
-    Generation.objects.filter(pk=generation.pk).update(
-        status=GenerationStatus.STREAMING, text="", updated_at=timezone.now()
-    )
-    text, pending = "", []
-    seq = 0 if last_seq is None else last_seq + 1
-    last_flush = time.monotonic()
-
-    def flush() -> None:
-        nonlocal pending, seq
-        if not pending:
-            return
-        piece = "".join(pending)
-        pending = []
-        with transaction.atomic():
-            Chunk.objects.create(generation=generation, seq=seq, text=piece)
-            Generation.objects.filter(pk=generation.pk).update(text=text, updated_at=timezone.now())
-            transaction.on_commit(lambda: notify_generation(generation.pk))
-        seq += 1
-
-    for event in provider.stream_text(request, schema):
-        if isinstance(event, ProviderResult):
-            flush()
-            if schema is not None:
-                event.parsed = _validate_streamed(schema, event.text)
-            return event
-        text += event
-        pending.append(event)
-        if time.monotonic() - last_flush >= STREAM_FLUSH_SECONDS:
-            flush()
-            last_flush = time.monotonic()
-    raise ProviderError("stream ended without a final result", transient=True)
-
-
-def _validate_streamed(schema: type[BaseModel], text: str) -> dict:
-    try:
-        return schema.model_validate_json(text).model_dump(mode="json")
-    except ValueError as exc:  # pydantic's ValidationError is a ValueError
-        raise InvalidOutput(
-            f"streamed output does not match {schema.__name__}", raw_text=text
-        ) from exc
 
 
 def _write_through(job, generation, owner, provider_name, result, attempts, latency):

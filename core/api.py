@@ -10,9 +10,10 @@ from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from config.errors import DomainError
+from core.errors import DomainError
 
 
 class Pagination(PageNumberPagination):
@@ -98,3 +99,10 @@ def server_error(request):
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     return defaults.server_error(request)
+
+
+class GenerationThrottleMixin:
+    """Endpoints that may call the model cost money: throttled per user."""
+
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "generation"
