@@ -150,6 +150,9 @@ class Generation(models.Model):
     owner = models.CharField(max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Chunks of the current stream attempt have seq >= this; a reader that saw
+    # an earlier seq has seen text of an attempt that was thrown away (reset).
+    stream_start_seq = models.PositiveIntegerField(default=0)
     result = models.JSONField(null=True, blank=True)
     text = models.TextField(blank=True)
     error = models.TextField(blank=True)
