@@ -161,6 +161,10 @@ EVERGREEN_RETRY = {
 EVERGREEN_LEASE_SECONDS = env.int("GENERATION_LEASE_SECONDS", default=90)
 # How long a caller waits for another process's generation before giving up.
 EVERGREEN_WAIT_SECONDS = env.float("GENERATION_WAIT_SECONDS", default=60.0)
+# Server-Sent Events: a comment line this often keeps proxies from closing an idle
+# stream; a stream ends after the maximum and the client resumes with Last-Event-ID.
+EVERGREEN_SSE_HEARTBEAT = env.float("SSE_HEARTBEAT_SECONDS", default=15.0)
+EVERGREEN_SSE_MAX_SECONDS = env.float("SSE_MAX_SECONDS", default=600.0)
 
 # Per-company daily budget; a company's own fields override these.
 EVERGREEN_DAILY_COST_BUDGET = Decimal(env("DAILY_COST_BUDGET_USD", default="5.00"))

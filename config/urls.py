@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from generation import api as generation_api
+from generation import sse
 
 api_patterns = [
     path("health/", generation_api.HealthView.as_view(), name="health"),
@@ -11,6 +12,7 @@ api_patterns = [
         generation_api.GenerationDetailView.as_view(),
         name="generation-detail",
     ),
+    path("generations/<int:pk>/events", sse.generation_events, name="generation-events"),
     path("usage/", generation_api.UsageView.as_view(), name="usage-api"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from generation.budget import budget_spent
 from generation.errors import BudgetExceeded, GenerationPending, ProviderError, ProviderUnavailable
+from generation.events import hub, notify_generation, release_connection
 from generation.hits import record_hit
 from generation.models import (
     IN_PROGRESS,
@@ -38,7 +39,6 @@ from generation.models import (
     Outcome,
     Prompt,
 )
-from generation.notify import Waiter, notify_generation
 from generation.pricing import cost_for
 from generation.prompts import active_prompt, prompt_context_hash, render_prompt
 from generation.providers import ProviderRequest, ProviderResult, get_provider
@@ -149,7 +149,7 @@ def _claim_or_wait(job: _Job, generation, *, wait: bool, on_stale) -> Generation
     owner = _owner_token()
     waited = False
     deadline = time.monotonic() + settings.EVERGREEN_WAIT_SECONDS
-    waiter: Waiter | None = None
+    subscription = None
     try:
         while True:
             if generation is None:
@@ -173,16 +173,18 @@ def _claim_or_wait(job: _Job, generation, *, wait: bool, on_stale) -> Generation
                 return _fallback_or_raise(
                     job, "Timed out waiting for another caller's generation.", ProviderUnavailable
                 )
-            if waiter is None:
-                # Listen first, then re-read: a notify between the two is not lost.
-                waiter = Waiter(generation.pk)
+            if subscription is None:
+                # Subscribe first, then re-read: a change between the two is not lost.
+                subscription = hub.subscribe(generation.pk)
             else:
-                waiter.wait(remaining)
+                # Waiting holds no database connection: the hub listens for everyone.
+                release_connection()
+                subscription.wait(remaining)
             waited = True
             generation = Generation.objects.filter(pk=generation.pk).first()
     finally:
-        if waiter is not None:
-            waiter.close()
+        if subscription is not None:
+            subscription.close()
 
 
 def _try_insert_claim(job: _Job, owner: str) -> Generation:
@@ -264,6 +266,8 @@ def _produce(job: _Job, generation: Generation, owner: str) -> GenerationResult:
         _mark_failed(generation, owner, "The company's daily budget is spent.")
         return _fallback_or_raise(job, "The company's daily budget is spent.", BudgetExceeded)
 
+    # The call takes seconds and needs no database: do not hold a connection through it.
+    release_connection()
     started = time.monotonic()
     try:
         result, attempts = _call_provider(job, generation, provider)

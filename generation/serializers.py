@@ -1,14 +1,34 @@
 from datetime import timedelta
 
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework import serializers
 
-from generation.models import Generation
+from generation.models import Generation, GenerationStatus
 from generation.selectors import DEFAULT_DAYS, MAX_DAYS
+from generation.streams import expected_chars, progress
 
 
 class GenerationSerializer(serializers.ModelSerializer):
+    """The whole state of a generation at any moment: while it streams, `text` is the
+    text so far and `progress` estimates how far along it is."""
+
     content = serializers.JSONField(read_only=True)
+    progress = serializers.SerializerMethodField(
+        help_text="0-100: 100 when completed; while streaming, the text so far against "
+        "the mean length of recent generations of the same kind (at most 99)."
+    )
+    events_url = serializers.SerializerMethodField(
+        help_text="Server-Sent Events: the chunks as they land, then done or failed."
+    )
+
+    def get_progress(self, generation: Generation) -> int:
+        streaming = generation.status == GenerationStatus.STREAMING
+        expected = expected_chars(kind=generation.kind) if streaming else 0
+        return progress(generation=generation, expected=expected)
+
+    def get_events_url(self, generation: Generation) -> str:
+        return reverse("generation-events", args=[generation.pk])
 
     class Meta:
         model = Generation
@@ -21,6 +41,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "provider",
             "model",
             "attempts",
+            "progress",
             "text",
             "result",
             "content",
@@ -29,6 +50,7 @@ class GenerationSerializer(serializers.ModelSerializer):
             "updated_at",
             "completed_at",
             "expires_at",
+            "events_url",
         ]
         read_only_fields = fields
 

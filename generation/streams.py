@@ -1,20 +1,45 @@
 """Streamed generations: ordered Chunk rows in the database are the single source
 of truth; every commit of a chunk notifies the listeners."""
 
+import json
 import time
+from dataclasses import dataclass
+from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Max
+from django.db.models.functions import Length
 from django.utils import timezone
 from pydantic import BaseModel
 
 from generation.errors import InvalidOutput, ProviderError
+from generation.events import notify_generation
 from generation.models import Chunk, Generation, GenerationStatus
-from generation.notify import notify_generation
 from generation.providers import ProviderResult
 
 # Seconds between two chunk writes of a streamed generation.
 STREAM_FLUSH_SECONDS = 0.1
+
+
+def start_attempt(*, generation: Generation) -> int:
+    """Begin a stream attempt: drop the chunks of any earlier one and return the
+    first seq of this one, above every seq a reader may have seen. Readers that
+    saw an earlier attempt's chunks are sent a reset (see `events_after`)."""
+    with transaction.atomic():
+        row = Generation.objects.select_for_update().get(pk=generation.pk)
+        last_seq = Chunk.objects.filter(generation=row).aggregate(m=Max("seq"))["m"]
+        start = max(row.stream_start_seq, -1 if last_seq is None else last_seq + 1)
+        Chunk.objects.filter(generation=row).delete()
+        Generation.objects.filter(pk=row.pk).update(
+            status=GenerationStatus.STREAMING,
+            text="",
+            stream_start_seq=start,
+            updated_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: notify_generation(row.pk))
+    generation.stream_start_seq = start
+    return start
 
 
 def stream_into(generation, provider, request, *, schema) -> ProviderResult:
@@ -24,13 +49,8 @@ def stream_into(generation, provider, request, *, schema) -> ProviderResult:
     crashed owner whose claim was taken over) are dropped, and numbering goes on
     after them, so a reader that resumes after a seq it saw never skips new text.
     """
-    last_seq = Chunk.objects.filter(generation=generation).aggregate(m=Max("seq"))["m"]
-    Chunk.objects.filter(generation=generation).delete()
-    Generation.objects.filter(pk=generation.pk).update(
-        status=GenerationStatus.STREAMING, text="", updated_at=timezone.now()
-    )
+    seq = start_attempt(generation=generation)
     text, pending = "", []
-    seq = 0 if last_seq is None else last_seq + 1
     last_flush = time.monotonic()
 
     def flush() -> None:
@@ -66,3 +86,99 @@ def validate_streamed(schema: type[BaseModel], text: str) -> dict:
         raise InvalidOutput(
             f"streamed output does not match {schema.__name__}", raw_text=text
         ) from exc
+
+
+# --- reading a stream: progress, replay after Last-Event-ID, the final state ----------
+
+# Before any generation of a kind has completed, a stream is expected to be this long.
+DEFAULT_EXPECTED_CHARS = 1500
+# How many recent completed generations of the kind set the expected length.
+EXPECTED_SAMPLE = 20
+
+
+def expected_chars(*, kind: str) -> int:
+    """The mean text length of the kind's recent completed generations."""
+    lengths = list(
+        Generation.objects.filter(kind=kind, status=GenerationStatus.COMPLETED)
+        .exclude(text="")
+        .order_by("-completed_at")
+        .annotate(n=Length("text"))
+        .values_list("n", flat=True)[:EXPECTED_SAMPLE]
+    )
+    return int(sum(lengths) / len(lengths)) if lengths else DEFAULT_EXPECTED_CHARS
+
+
+def progress(*, generation: Generation, expected: int) -> int:
+    """0-100. Completed is 100, pending 0; while streaming, the text so far against the
+    expected length of the kind, held at 99 until the generation completes."""
+    if generation.status == GenerationStatus.COMPLETED:
+        return 100
+    if generation.status == GenerationStatus.PENDING or not generation.text:
+        return 0
+    return max(1, min(99, len(generation.text) * 100 // max(expected, 1)))
+
+
+@dataclass
+class StreamEvent:
+    name: str  # chunk, reset, done or failed
+    data: dict[str, Any]
+    id: int | None = None
+
+    def encode(self) -> str:
+        """The event in text/event-stream framing (JSON data has no raw newlines)."""
+        payload = json.dumps(self.data, cls=DjangoJSONEncoder, separators=(",", ":"))
+        head = f"id: {self.id}\n" if self.id is not None else ""
+        return f"{head}event: {self.name}\ndata: {payload}\n\n"
+
+
+@dataclass
+class StreamCursor:
+    """What one client has seen: the last chunk seq, and the attempt it belongs to."""
+
+    last_seq: int | None = None
+    attempt_start: int | None = None
+    expected: int | None = None
+    finished: bool = False
+
+
+def events_after(*, generation_id: int, cursor: StreamCursor, state) -> list[StreamEvent]:
+    """The events a client at `cursor` has not had yet, and the cursor moved past them.
+
+    A client that saw chunks of an attempt that was thrown away (the stream was
+    retried, or its owner died and another took over) first gets `reset`, then
+    the current attempt from its beginning. The last event is `done` or `failed`
+    once the generation has finished; `state(generation)` renders its final state.
+    """
+    generation = Generation.objects.filter(pk=generation_id).first()
+    if generation is None:
+        cursor.finished = True
+        return [StreamEvent("failed", {"id": generation_id, "error": "The generation is gone."})]
+    if cursor.expected is None:
+        cursor.expected = expected_chars(kind=generation.kind)
+    events: list[StreamEvent] = []
+    start = generation.stream_start_seq
+    if cursor.attempt_start is None:
+        stale = cursor.last_seq is not None and cursor.last_seq < start
+    else:
+        stale = cursor.attempt_start != start
+    if stale:
+        events.append(StreamEvent("reset", {"stream_start_seq": start}))
+        cursor.last_seq = None
+    cursor.attempt_start = start
+    after = start - 1 if cursor.last_seq is None else max(cursor.last_seq, start - 1)
+    chunks = list(
+        Chunk.objects.filter(generation_id=generation_id, seq__gt=after)
+        .order_by("seq")
+        .values_list("seq", "text")
+    )
+    pct = progress(generation=generation, expected=cursor.expected)
+    for seq, text in chunks:
+        events.append(StreamEvent("chunk", {"seq": seq, "text": text, "progress": pct}, id=seq))
+        cursor.last_seq = seq
+    if generation.status == GenerationStatus.COMPLETED:
+        events.append(StreamEvent("done", state(generation)))
+        cursor.finished = True
+    elif generation.status == GenerationStatus.FAILED:
+        events.append(StreamEvent("failed", state(generation)))
+        cursor.finished = True
+    return events

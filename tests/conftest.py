@@ -7,6 +7,15 @@ from tests.providers import CountingProvider
 pytest_plugins = ["tests.fake_openai.plugin"]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_listener_hub(django_db_setup):
+    """The process's LISTEN connection must be closed before the test database is dropped."""
+    yield
+    from generation.events import hub
+
+    hub.stop()
+
+
 @pytest.fixture
 def company(db):
     return make_company(name="Acme")

@@ -52,14 +52,16 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def started(args: list[str], *, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen]:
+def started(
+    args: list[str], *, env: dict[str, str] | None = None, stdout=subprocess.PIPE
+) -> Iterator[subprocess.Popen]:
     """Popen in its own process group; the whole group is stopped however the test ends."""
     proc = subprocess.Popen(
         args,
         cwd=ROOT,
         env=env or child_env(),
         start_new_session=True,
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.STDOUT,
         text=True,
     )

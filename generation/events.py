@@ -1,0 +1,243 @@
+"""Wake-ups when a generation changes: one LISTEN connection per process.
+
+Writers call `notify_generation(id)` after their commit (pg_notify on
+PostgreSQL). In each process a `Hub` holds one autocommit connection that
+LISTENs on the channel, in a daemon thread, and fans every notification out to
+the subscriptions of that generation: threads blocked in `get_or_generate`
+and SSE clients on an asyncio loop alike. A subscriber holds no database
+connection while it waits.
+
+A wake-up only says "look again": the database is the truth. Subscribers
+subscribe first and read the row after, so a change committed between the two
+is either seen by the read or wakes them. When the listener (re)connects it
+wakes every subscriber, so nothing that happened while it was down is lost;
+waits are also capped (`MAX_SLICE`) as a last resort. SQLite has no LISTEN:
+there, waits are short sleeps and subscribers poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+
+from django.db import connection
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "evergreen_generation"
+# Longest a subscriber sleeps without re-reading state while the listener is up.
+MAX_SLICE = 5.0
+# While the listener is down (or on SQLite), subscribers poll at this pace.
+POLL_FIRST, POLL_MAX = 0.02, 0.25
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def notify_generation(generation_id: int) -> None:
+    """Tell every process that generation `generation_id` changed (call after commit)."""
+    if is_postgres():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, str(generation_id)])
+
+
+def release_connection() -> None:
+    """Give this thread's database connection back before a long wait.
+
+    With the pool it returns to the pool; without it, it is closed and the next
+    query reconnects. Inside a transaction nothing is released.
+    """
+    if is_postgres() and not connection.in_atomic_block:
+        connection.close()
+
+
+class Subscription:
+    """Wake-ups for one generation, for one waiter (a thread or a coroutine)."""
+
+    def __init__(self, hub: Hub, key: str) -> None:
+        self.hub = hub
+        self.key = key
+        self._flag = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._aflag: asyncio.Event | None = None
+        self._poll = POLL_FIRST
+        with contextlib.suppress(RuntimeError):
+            self._loop = asyncio.get_running_loop()
+            self._aflag = asyncio.Event()
+
+    def fire(self) -> None:
+        self._flag.set()
+        if self._loop is not None and self._aflag is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                self._loop.call_soon_threadsafe(self._aflag.set)
+
+    def _slice(self, timeout: float) -> float:
+        if self.hub.listening:
+            self._poll = POLL_FIRST
+            return max(0.0, min(timeout, MAX_SLICE))
+        wait = max(0.0, min(timeout, self._poll))
+        self._poll = min(self._poll * 2, POLL_MAX)
+        return wait
+
+    def wait(self, timeout: float) -> bool:
+        """Block until woken or `timeout` (capped) passes; then read the state again."""
+        woken = self._flag.wait(self._slice(timeout))
+        self._flag.clear()
+        return woken
+
+    async def wait_async(self, timeout: float) -> bool:
+        """The same for a coroutine; the event loop is never blocked."""
+        assert self._aflag is not None, "subscribe from the event loop to wait asynchronously"
+        try:
+            await asyncio.wait_for(self._aflag.wait(), self._slice(timeout))
+            woken = True
+        except TimeoutError:
+            woken = False
+        self._aflag.clear()
+        self._flag.clear()
+        return woken
+
+    def close(self) -> None:
+        self.hub._unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Hub:
+    """The process-wide listener. Started lazily by the first subscription."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._listening = threading.Event()
+        self._pid = os.getpid()
+        self._conn = None
+        # Observable figures, for tests and benchmarks.
+        self.connects = 0
+        self.notifications = 0
+
+    @property
+    def listening(self) -> bool:
+        return self._listening.is_set()
+
+    def subscribe(self, generation_id: int) -> Subscription:
+        """Subscribe, then read the state: a change after the read wakes the subscriber."""
+        self._after_fork()
+        sub = Subscription(self, str(generation_id))
+        with self._lock:
+            self._subs[sub.key].add(sub)
+        if is_postgres():
+            self._start(connection.get_connection_params())
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            subs = self._subs.get(sub.key)
+            if subs is not None:
+                subs.discard(sub)
+                if not subs:
+                    del self._subs[sub.key]
+
+    def subscriber_count(self) -> int:
+        with self._lock:
+            return sum(len(s) for s in self._subs.values())
+
+    def _after_fork(self) -> None:
+        # A forked child (a cluster worker) inherits no running thread: start afresh.
+        if self._pid != os.getpid():
+            self.__init__()
+
+    def _start(self, params: dict) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(
+                target=self._run, args=(params,), name="evergreen-listener", daemon=True
+            )
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close the listener (tests; the process exiting needs nothing)."""
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        self._thread = None
+
+    def _run(self, params: dict) -> None:
+        import psycopg
+
+        params = {
+            k: v
+            for k, v in params.items()
+            if k not in ("cursor_factory", "context", "prepare_threshold")
+        }
+        backoff = 0.1
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(**params, autocommit=True) as conn:
+                    self._conn = conn
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.connects += 1
+                    self._listening.set()
+                    backoff = 0.1
+                    # Whatever changed while nobody listened: everyone looks again.
+                    self._fire_all()
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            self._dispatch(note.payload)
+            except Exception as exc:  # any failure of the connection: reconnect
+                if self._stop.is_set():
+                    break
+                logger.warning("generation listener lost its connection (%s); reconnecting", exc)
+            finally:
+                self._listening.clear()
+                self._conn = None
+            self._stop.wait(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    def _dispatch(self, key: str) -> None:
+        self.notifications += 1
+        with self._lock:
+            subs = list(self._subs.get(key, ()))
+        for sub in subs:
+            sub.fire()
+
+    def _fire_all(self) -> None:
+        with self._lock:
+            subs = [s for group in self._subs.values() for s in group]
+        for sub in subs:
+            sub.fire()
+
+    def drop_connection_for_test(self) -> None:
+        """Close the listener's connection under it, as a network failure would."""
+        conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.pgconn.finish()
+
+
+hub = Hub()
+
+
+def wait_for_listener(timeout: float = 5.0) -> bool:
+    """Block until this process's listener is up (tests and benchmarks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if hub.listening:
+            return True
+        time.sleep(0.01)
+    return hub.listening
