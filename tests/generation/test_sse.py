@@ -244,3 +244,16 @@ def test_real_stream_from_the_provider_is_followed_to_done(
     assert text == result.generation.text == events[-1].data["text"]
     assert len(chunk_seqs(events)) > 2
     assert fake_openai.calls == 1
+
+
+def test_get_mid_stream_returns_the_text_so_far_and_progress(server, company, token):
+    generation = make_stream(company, chunks=3)
+    headers = {"Authorization": f"Token {token}"}
+
+    state = httpx.get(f"{server.url}/api/generations/{generation.pk}/", headers=headers).json()
+
+    assert state["status"] == "streaming"
+    assert state["text"] == "[0][1][2]"
+    assert 1 <= state["progress"] <= 99
+    assert state["result"] is None
+    assert state["events_url"] == f"/api/generations/{generation.pk}/events"
