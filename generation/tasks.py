@@ -1,6 +1,10 @@
 """Django-Q2 entry points: thin wrappers that load by id and call one service."""
 
-from generation import flight
+import logging
+
+from generation import flight, retention
+
+logger = logging.getLogger(__name__)
 
 
 def run_claimed(generation_id: int, owner: str) -> None:
@@ -9,3 +13,16 @@ def run_claimed(generation_id: int, owner: str) -> None:
 
 def revalidate(generation_id: int, owner: str) -> None:
     flight.revalidate(generation_id=generation_id, owner=owner)
+
+
+def purge() -> dict:
+    """Retention (scheduled hourly by migration 0004_retention_schedule); safe to run twice."""
+    report = retention.purge()
+    logger.info(
+        "generation retention: deleted %s chunks, %s logs, %s hit counters, %s generations",
+        report.chunks_deleted,
+        report.logs_deleted,
+        report.hit_counters_deleted,
+        report.generations_deleted,
+    )
+    return report.as_dict()
