@@ -1,5 +1,6 @@
 """Expiry and retention in batches: stale by context change, stale by age (per kind),
-and deletion of old snapshots and generation logs.
+and deletion of old context snapshots. (What the generation app owns, its logs
+among it, has its own retention: generation/retention.py.)
 
 Each batch is one short statement in its own transaction (autocommit), so no lock is
 held for long and readers are never blocked for the whole run. Batches walk the table
@@ -15,7 +16,6 @@ from django.conf import settings
 from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from generation.models import GenerationLog
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import ContextSnapshot, GeneratedContent
 from recommendations.services import CONTENT_MODELS
@@ -29,7 +29,6 @@ class MaintenanceReport:
     stale_by_context: dict[str, int] = field(default_factory=dict)
     stale_by_age: dict[str, int] = field(default_factory=dict)
     snapshots_deleted: int = 0
-    logs_deleted: int = 0
 
     @property
     def stale_total(self) -> int:
@@ -40,7 +39,6 @@ class MaintenanceReport:
             "stale_by_context": self.stale_by_context,
             "stale_by_age": self.stale_by_age,
             "snapshots_deleted": self.snapshots_deleted,
-            "logs_deleted": self.logs_deleted,
         }
 
 
@@ -166,7 +164,7 @@ def cleanup(
     progress: Progress | None = None,
     report: MaintenanceReport | None = None,
 ) -> MaintenanceReport:
-    """Delete snapshots (never a company's current one) and generation logs older than
+    """Delete context snapshots (never a company's current one) older than
     EVERGREEN_RETENTION_DAYS."""
     report = report or MaintenanceReport()
     now = now or timezone.now()
@@ -177,14 +175,6 @@ def cleanup(
         "snapshots: retention",
         old_snapshots,
         lambda ids: old_snapshots.filter(pk__in=ids).delete()[0],
-        batch_size=batch_size,
-        progress=progress,
-    )
-    old_logs = GenerationLog.objects.filter(created_at__lt=cutoff)
-    report.logs_deleted = _walk(
-        "generation logs: retention",
-        old_logs,
-        lambda ids: old_logs.filter(pk__in=ids).delete()[0],
         batch_size=batch_size,
         progress=progress,
     )

@@ -15,9 +15,5 @@ def mark_stale() -> dict:
 
 def cleanup() -> dict:
     report = maintenance.cleanup()
-    logger.info(
-        "recommendations: deleted %s snapshots and %s generation logs",
-        report.snapshots_deleted,
-        report.logs_deleted,
-    )
+    logger.info("recommendations: deleted %s context snapshots", report.snapshots_deleted)
     return report.as_dict()

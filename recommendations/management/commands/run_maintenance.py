@@ -10,7 +10,7 @@ from recommendations import maintenance
 class Command(BaseCommand):
     help = (
         "Run the recommendations maintenance job now: mark stale by context and by age, "
-        "then delete snapshots and generation logs past retention (same as the schedules)."
+        "then delete context snapshots past retention (same as the schedules)."
     )
 
     def add_arguments(self, parser):
