@@ -67,11 +67,15 @@ class Subscription:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._aflag: asyncio.Event | None = None
         self._poll = POLL_FIRST
+        # When the last wake-up was sent (monotonic): a read that starts after it
+        # sees what caused it, so waiters woken together can share one read.
+        self.fired_at = 0.0
         with contextlib.suppress(RuntimeError):
             self._loop = asyncio.get_running_loop()
             self._aflag = asyncio.Event()
 
-    def fire(self) -> None:
+    def fire(self, at: float | None = None) -> None:
+        self.fired_at = time.monotonic() if at is None else at
         self._flag.set()
         if self._loop is not None and self._aflag is not None:
             with contextlib.suppress(RuntimeError):  # the loop has closed
@@ -211,16 +215,18 @@ class Hub:
 
     def _dispatch(self, key: str) -> None:
         self.notifications += 1
+        at = time.monotonic()
         with self._lock:
             subs = list(self._subs.get(key, ()))
         for sub in subs:
-            sub.fire()
+            sub.fire(at)
 
     def _fire_all(self) -> None:
+        at = time.monotonic()
         with self._lock:
             subs = [s for group in self._subs.values() for s in group]
         for sub in subs:
-            sub.fire()
+            sub.fire(at)
 
     def drop_connection_for_test(self) -> None:
         """Close the listener's connection under it, as a network failure would."""

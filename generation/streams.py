@@ -3,7 +3,8 @@ of truth; every commit of a chunk notifies the listeners."""
 
 import json
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -137,26 +138,92 @@ class StreamCursor:
 
     last_seq: int | None = None
     attempt_start: int | None = None
-    expected: int | None = None
     finished: bool = False
 
+    @property
+    def read_after(self) -> int:
+        return -1 if self.last_seq is None else self.last_seq
 
-def events_after(*, generation_id: int, cursor: StreamCursor, state) -> list[StreamEvent]:
-    """The events a client at `cursor` has not had yet, and the cursor moved past them.
+
+@dataclass
+class StreamSnapshot:
+    """One consistent read of a stream: its state and its chunks after a seq. Every
+    client of a process that stands at that seq can share it."""
+
+    found: bool
+    status: str = ""
+    stream_start_seq: int = 0
+    progress: int = 0
+    chunks: list[tuple[int, str]] = field(default_factory=list)
+    # The generation's whole state, once it has finished.
+    final_state: dict[str, Any] | None = None
+
+
+# Expected lengths per kind, kept a minute: one aggregate per kind, not one per read.
+_expected: dict[str, tuple[float, int]] = {}
+
+
+def _expected_chars_cached(kind: str) -> int:
+    now = time.monotonic()
+    hit = _expected.get(kind)
+    if hit is None or now - hit[0] > 60:
+        hit = (now, expected_chars(kind=kind))
+        _expected[kind] = hit
+    return hit[1]
+
+
+def read_stream(
+    *, generation_id: int, after: int, state: Callable[[Generation], dict[str, Any]]
+) -> StreamSnapshot:
+    """The generation and its chunks with seq > `after`, as of one moment.
+
+    Chunks are read between two reads of the generation; when its status or
+    attempt changed in between, the read is done again, so a snapshot never
+    pairs `done` with missing chunks, nor one attempt's state with another's
+    chunks. `state(generation)` renders the final state of a finished one.
+    """
+    for _ in range(5):
+        generation = Generation.objects.filter(pk=generation_id).first()
+        if generation is None:
+            return StreamSnapshot(found=False)
+        chunks = list(
+            Chunk.objects.filter(generation_id=generation_id, seq__gt=after)
+            .order_by("seq")
+            .values_list("seq", "text")
+        )
+        now = (
+            Generation.objects.filter(pk=generation_id)
+            .values_list("status", "stream_start_seq")
+            .first()
+        )
+        if now == (generation.status, generation.stream_start_seq):
+            break
+    streaming = generation.status == GenerationStatus.STREAMING
+    expected = _expected_chars_cached(generation.kind) if streaming else 0
+    finished = generation.status in (GenerationStatus.COMPLETED, GenerationStatus.FAILED)
+    return StreamSnapshot(
+        found=True,
+        status=generation.status,
+        stream_start_seq=generation.stream_start_seq,
+        progress=progress(generation=generation, expected=expected),
+        chunks=chunks,
+        final_state=state(generation) if finished else None,
+    )
+
+
+def events_from(*, snapshot: StreamSnapshot, cursor: StreamCursor) -> list[StreamEvent]:
+    """The events a client at `cursor` has not had yet; the cursor moves past them.
 
     A client that saw chunks of an attempt that was thrown away (the stream was
     retried, or its owner died and another took over) first gets `reset`, then
     the current attempt from its beginning. The last event is `done` or `failed`
-    once the generation has finished; `state(generation)` renders its final state.
+    once the generation has finished.
     """
-    generation = Generation.objects.filter(pk=generation_id).first()
-    if generation is None:
+    if not snapshot.found:
         cursor.finished = True
-        return [StreamEvent("failed", {"id": generation_id, "error": "The generation is gone."})]
-    if cursor.expected is None:
-        cursor.expected = expected_chars(kind=generation.kind)
+        return [StreamEvent("failed", {"status": "failed", "error": "The generation is gone."})]
     events: list[StreamEvent] = []
-    start = generation.stream_start_seq
+    start = snapshot.stream_start_seq
     if cursor.attempt_start is None:
         stale = cursor.last_seq is not None and cursor.last_seq < start
     else:
@@ -166,19 +233,13 @@ def events_after(*, generation_id: int, cursor: StreamCursor, state) -> list[Str
         cursor.last_seq = None
     cursor.attempt_start = start
     after = start - 1 if cursor.last_seq is None else max(cursor.last_seq, start - 1)
-    chunks = list(
-        Chunk.objects.filter(generation_id=generation_id, seq__gt=after)
-        .order_by("seq")
-        .values_list("seq", "text")
-    )
-    pct = progress(generation=generation, expected=cursor.expected)
-    for seq, text in chunks:
-        events.append(StreamEvent("chunk", {"seq": seq, "text": text, "progress": pct}, id=seq))
-        cursor.last_seq = seq
-    if generation.status == GenerationStatus.COMPLETED:
-        events.append(StreamEvent("done", state(generation)))
-        cursor.finished = True
-    elif generation.status == GenerationStatus.FAILED:
-        events.append(StreamEvent("failed", state(generation)))
+    for seq, text in snapshot.chunks:
+        if seq > after:
+            data = {"seq": seq, "text": text, "progress": snapshot.progress}
+            events.append(StreamEvent("chunk", data, id=seq))
+            cursor.last_seq = seq
+    if snapshot.final_state is not None:
+        done = snapshot.status == GenerationStatus.COMPLETED
+        events.append(StreamEvent("done" if done else "failed", snapshot.final_state))
         cursor.finished = True
     return events
