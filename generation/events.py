@@ -40,11 +40,16 @@ def is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def notify_generation(generation_id: int) -> None:
-    """Tell every process that generation `generation_id` changed (call after commit)."""
+def notify(key: int | str) -> None:
+    """Tell every process that the thing named `key` changed (call after commit).
+    A generation's key is its id; other apps use their own prefix ("run:<id>")."""
     if is_postgres():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, str(generation_id)])
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, str(key)])
+
+
+def notify_generation(generation_id: int) -> None:
+    notify(generation_id)
 
 
 def release_connection() -> None:
@@ -136,10 +141,11 @@ class Hub:
     def listening(self) -> bool:
         return self._listening.is_set()
 
-    def subscribe(self, generation_id: int) -> Subscription:
-        """Subscribe, then read the state: a change after the read wakes the subscriber."""
+    def subscribe(self, key: int | str) -> Subscription:
+        """Subscribe, then read the state: a change after the read wakes the subscriber.
+        `key` is what writers pass to `notify` (a generation's id, "run:<id>" …)."""
         self._after_fork()
-        sub = Subscription(self, str(generation_id))
+        sub = Subscription(self, str(key))
         with self._lock:
             self._subs[sub.key].add(sub)
         if is_postgres():

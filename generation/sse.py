@@ -16,8 +16,9 @@ sent as a heartbeat every `EVERGREEN_SSE_HEARTBEAT` seconds. Resuming with
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -30,15 +31,23 @@ from core.api import error_body
 from generation.events import hub, release_connection
 from generation.models import Generation
 from generation.serializers import GenerationSerializer
-from generation.streams import StreamCursor, StreamSnapshot, events_from, read_stream
+from generation.streams import (
+    StreamCursor,
+    StreamEvent,
+    StreamSnapshot,
+    events_from,
+    read_stream,
+)
 
 
 def _state(generation: Generation) -> dict:
     return dict(GenerationSerializer(generation).data)
 
 
-def _authorize(request: HttpRequest, pk: int) -> JsonResponse | None:
-    """None when the caller may follow generation `pk`; otherwise the error response."""
+def authorize(request: HttpRequest, *, visible: Callable[[Any], bool]) -> JsonResponse | None:
+    """None when the caller (session or token) may see the object, `visible(user)`
+    deciding; otherwise the error response: 401, or 404 for another company's object.
+    Runs synchronously (wrap it in sync_to_async) and gives its connection back."""
     try:
         user = request.user if request.user.is_authenticated else None
         if user is None:
@@ -50,10 +59,7 @@ def _authorize(request: HttpRequest, pk: int) -> JsonResponse | None:
                 status=401,
                 headers={"WWW-Authenticate": "Token"},
             )
-        visible = Generation.objects.filter(
-            pk=pk, company__in=companies_for(user=user).values("pk")
-        ).exists()
-        if not visible:
+        if not visible(user):
             return JsonResponse(error_body("not_found", "Not found."), status=404)
         return None
     except exceptions.AuthenticationFailed as exc:
@@ -112,34 +118,34 @@ class SharedReads:
 shared_reads = SharedReads()
 
 
-def _last_event_id(request: HttpRequest) -> int | None:
-    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
-    try:
-        return int(raw) if raw is not None else None
-    except ValueError:
-        return None
+# (not_before) -> (events to send, whether the stream has ended)
+Step = Callable[[float], Awaitable[tuple[list[StreamEvent], bool]]]
 
 
-async def _stream(generation_id: int, cursor: StreamCursor) -> AsyncIterator[str]:
+async def follow(*, key: int | str, step: Step) -> AsyncIterator[str]:
+    """The SSE loop for anything that notifies the hub under `key`: read what is new
+    (`step`), send it, sleep on the hub until woken; heartbeats, and an end after
+    EVERGREEN_SSE_MAX_SECONDS (the client resumes with Last-Event-ID).
+
+    `step(not_before)` must read state as of a moment after `not_before`, the time
+    the wake-up was sent, so it sees whatever the wake-up announced."""
     heartbeat = settings.EVERGREEN_SSE_HEARTBEAT
     ends_at = time.monotonic() + settings.EVERGREEN_SSE_MAX_SECONDS
     # Subscribe before the first read: a change after it wakes us.
-    subscription = hub.subscribe(generation_id)
+    subscription = hub.subscribe(key)
     try:
         yield "retry: 1000\n\n"
         next_beat = time.monotonic() + heartbeat
         not_before = time.monotonic()
         while True:
-            snapshot = await shared_reads.read(
-                generation_id, cursor.read_after, not_before=not_before
-            )
-            for event in events_from(snapshot=snapshot, cursor=cursor):
+            events, finished = await step(not_before)
+            for event in events:
                 yield event.encode()
-            if cursor.finished:
+            if finished:
                 return
             now = time.monotonic()
             if now >= ends_at:
-                return  # the client reconnects with Last-Event-ID and loses nothing
+                return
             if now >= next_beat:
                 yield ": heartbeat\n\n"
                 next_beat = now + heartbeat
@@ -149,12 +155,34 @@ async def _stream(generation_id: int, cursor: StreamCursor) -> AsyncIterator[str
         subscription.close()
 
 
-async def generation_events(request: HttpRequest, pk: int) -> HttpResponse:
-    denied = await sync_to_async(_authorize)(request, pk)
-    if denied is not None:
-        return denied
-    cursor = StreamCursor(last_seq=_last_event_id(request))
-    response = StreamingHttpResponse(_stream(pk, cursor), content_type="text/event-stream")
+def event_stream_response(stream: AsyncIterator[str]) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(stream, content_type="text/event-stream")
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def last_event_id(request: HttpRequest) -> int | None:
+    """The Last-Event-ID header a reconnecting client sends (or ?last_event_id=)."""
+    raw = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+async def generation_events(request: HttpRequest, pk: int) -> HttpResponse:
+    def visible(user) -> bool:
+        companies = companies_for(user=user).values("pk")
+        return Generation.objects.filter(pk=pk, company__in=companies).exists()
+
+    denied = await sync_to_async(authorize)(request, visible=visible)
+    if denied is not None:
+        return denied
+    cursor = StreamCursor(last_seq=last_event_id(request))
+
+    async def step(not_before: float) -> tuple[list[StreamEvent], bool]:
+        snapshot = await shared_reads.read(pk, cursor.read_after, not_before=not_before)
+        return events_from(snapshot=snapshot, cursor=cursor), cursor.finished
+
+    return event_stream_response(follow(key=pk, step=step))
