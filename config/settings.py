@@ -1,5 +1,6 @@
 """Evergreen settings, read from the environment (and an optional .env file)."""
 
+import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +39,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files from STATIC_ROOT (filled by collectstatic) under any server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -71,11 +74,42 @@ ASGI_APPLICATION = "config.asgi.application"
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several threads and the Django-Q2 cluster share one file: wait for locks
-    # instead of failing at once.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+_db = DATABASES["default"]
+_db_options = _db.setdefault("OPTIONS", {})
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Several web workers, their threads and the Django-Q2 cluster share one file.
+    # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock
+    # when a transaction begins, so two transactions never both read and then
+    # fail to upgrade to a write ("database is locked"); `timeout` waits for it.
+    _db_options.setdefault("timeout", 20)
+    _db_options.setdefault("transaction_mode", "IMMEDIATE")
+    _db_options.setdefault("init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+    _db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+elif _db["ENGINE"] == "django.db.backends.postgresql":
+    # Connections of this app can be told apart (and counted) in pg_stat_activity.
+    _db_options.setdefault("application_name", env("DB_APPLICATION_NAME", default="evergreen"))
+    # Under ASGI every request runs in a thread of its own, and a persistent
+    # connection (CONN_MAX_AGE > 0) belongs to its thread: it is not reused, it
+    # leaks. A per-process pool bounds the connections instead (docs/operations.md).
+    # The Django-Q2 cluster forks its processes, and a pooled connection must not
+    # cross a fork: the cluster runs without the pool unless DB_POOL says otherwise.
+    _in_qcluster = len(sys.argv) > 1 and sys.argv[1] == "qcluster"
+    if env.bool("DB_POOL", default=not _in_qcluster):
+        _db["CONN_MAX_AGE"] = 0  # required by the pool
+        _db_options.setdefault(
+            "pool",
+            {
+                "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+                "max_size": env.int("DB_POOL_MAX_SIZE", default=4),
+                # Seconds a request waits for a free connection before failing.
+                "timeout": env.float("DB_POOL_TIMEOUT", default=30.0),
+            },
+        )
+    else:
+        _db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+        _db["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
+else:
+    _db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -90,6 +124,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+if "pytest" in sys.modules:
+    # Tests run without collectstatic. Looking static files up per request (instead
+    # of listing STATIC_ROOT at start) spares a warning about the missing directory
+    # each time a test builds a request handler. bin/run collects them first.
+    WHITENOISE_AUTOREFRESH = True
 LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
