@@ -475,6 +475,11 @@ def revalidate(*, generation_id: int, owner: str) -> Generation | None:
     if generation is None or generation.owner != owner:
         return generation
     job = _job_for(generation)
+    # Not streamed: the row must keep serving its completed content (status and
+    # text) until the new one is written; a refresh in the background has nobody
+    # to stream to, and a failed one must leave the old content as it was.
+    job.stream = False
+    release_connection()
     provider = get_provider()
     started = time.monotonic()
     try:

@@ -252,6 +252,27 @@ def test_expired_content_is_served_stale_and_revalidated_once(
     assert ask(company, ttl=timedelta(hours=1)).source == Source.CACHE
 
 
+def test_failed_refresh_of_a_streamed_artefact_keeps_serving_the_old_text(
+    company, provider, django_capture_on_commit_callbacks
+):
+    make_prompt(key="story", template="Tell {{ topic }}.")
+    first = ask(company, prompt_key="story", stream=True, ttl=timedelta(hours=1))
+    Generation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    with django_capture_on_commit_callbacks():
+        assert ask(company, prompt_key="story", stream=True).source == Source.STALE
+    generation = Generation.objects.get()
+    provider.fail_with = ProviderError("down", transient=False)
+
+    revalidate_service(generation_id=generation.pk, owner=generation.owner)
+
+    generation.refresh_from_db()
+    assert generation.status == GenerationStatus.COMPLETED
+    assert generation.text == first.generation.text
+    assert (generation.owner, generation.lease_expires_at) == ("", None)
+    again = ask(company, prompt_key="story", stream=True)
+    assert again.source == Source.STALE and again.content == first.content
+
+
 def test_domain_write_failure_rolls_back_the_artefact_and_its_log(company, prompt, provider):
     def broken(generation):
         raise RuntimeError("domain row invalid")
