@@ -1,21 +1,78 @@
 """Evergreen settings, read from the environment (and an optional .env file)."""
 
+import os
+import secrets
 import sys
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-SECRET_KEY = env("SECRET_KEY", default="dev-insecure-change-me")
-DEBUG = env.bool("DEBUG", default=True)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+# Production unless told otherwise: a deployment that forgets a setting refuses to
+# start rather than run insecurely. bin/run and the tests set
+# EVERGREEN_MODE=development (a generated local secret, localhost, plain HTTP).
+EVERGREEN_MODE = env("EVERGREEN_MODE", default="production")
+if EVERGREEN_MODE not in ("production", "development"):
+    raise ImproperlyConfigured(
+        f"EVERGREEN_MODE is {EVERGREEN_MODE!r}; use 'production' or 'development'."
+    )
+DEVELOPMENT = EVERGREEN_MODE == "development"
+# Never on by default, not even in development: the debug page shows settings.
+DEBUG = env.bool("DEBUG", default=False)
+
+
+def _local_secret() -> str:
+    """A secret made once for this checkout (development only), kept out of git."""
+    path = BASE_DIR / ".secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(secrets.token_urlsafe(50))
+    return path.read_text().strip()
+
+
+SECRET_KEY = env("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEVELOPMENT:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. A deployment needs its own: "
+            "python -c 'import secrets; print(secrets.token_urlsafe(50))'. "
+            "To try Evergreen locally, use bin/run (EVERGREEN_MODE=development)."
+        )
+    SECRET_KEY = _local_secret()
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"] if DEVELOPMENT else []
+)
+if not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS is not set: list the host names this deployment answers to "
+        "(comma-separated), e.g. ALLOWED_HOSTS=evergreen.example.com."
+    )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# HTTPS. In production every default is the safe one; behind a proxy that
+# terminates TLS, set SECURE_PROXY_SSL_HEADER=true so Django trusts its
+# X-Forwarded-Proto header (and only then: the proxy must set it). See
+# docs/operations.md.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEVELOPMENT)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEVELOPMENT)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEVELOPMENT)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEVELOPMENT else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEVELOPMENT)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEVELOPMENT)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The health check answers over plain HTTP (load balancers probe it that way).
+SECURE_REDIRECT_EXEMPT = [r"^api/health/$"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -139,7 +196,10 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    # JSON in, JSON out: bodies with a NUL, a lone surrogate or deep nesting are a 400.
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.SafeJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         # Endpoints that can spend money on a model call.
@@ -161,26 +221,6 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-# --- Django-Q2: ORM broker on the default database unless REDIS_URL is set.
-REDIS_URL = env("Q_REDIS_URL", default="")
-Q_CLUSTER = {
-    "name": "evergreen",
-    "workers": env.int("Q_WORKERS", default=2),
-    "timeout": env.int("Q_TIMEOUT", default=120),
-    "retry": env.int("Q_RETRY", default=180),
-    "max_attempts": 3,
-    "catch_up": False,
-    "poll": 0.5,
-    "label": "Django Q2",
-}
-if REDIS_URL:
-    Q_CLUSTER["redis"] = REDIS_URL
-else:
-    Q_CLUSTER["orm"] = "default"
-Q_SYNC = env.bool("Q_SYNC", default=False)
-if Q_SYNC:
-    Q_CLUSTER["sync"] = True
-
 # --- Generation -------------------------------------------------------------
 OPENAI_API_KEY = env("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env("OPENAI_BASE_URL", default="") or None
@@ -193,17 +233,49 @@ EVERGREEN_RETRY = {
     "max_attempts": env.int("RETRY_MAX_ATTEMPTS", default=4),
     "base_delay": env.float("RETRY_BASE_DELAY", default=0.5),
     "max_delay": env.float("RETRY_MAX_DELAY", default=8.0),
-    "total_timeout": env.float("RETRY_TOTAL_TIMEOUT", default=60.0),
+    "total_timeout": env.float("RETRY_TOTAL_TIMEOUT", default=30.0),
     "request_timeout": env.float("OPENAI_REQUEST_TIMEOUT", default=30.0),
 }
-# A claim on a generation must outlive the whole retry budget of its owner.
-EVERGREEN_LEASE_SECONDS = env.int("GENERATION_LEASE_SECONDS", default=90)
-# How long a caller waits for another process's generation before giving up.
-EVERGREEN_WAIT_SECONDS = env.float("GENERATION_WAIT_SECONDS", default=60.0)
+# The timings below follow from the retry budget (docs/operations.md):
+# a claim outlives its owner's whole budget plus the time to write the result;
+# a waiter waits past a dead owner's lease, so it can take the claim over;
+# a background task may run as long as a lease (Q_TIMEOUT), and a task whose
+# worker was killed is delivered again soon after (Q_RETRY > Q_TIMEOUT).
+EVERGREEN_LEASE_SECONDS = env.int(
+    "GENERATION_LEASE_SECONDS", default=int(EVERGREEN_RETRY["total_timeout"]) + 10
+)
+EVERGREEN_WAIT_SECONDS = env.float(
+    "GENERATION_WAIT_SECONDS", default=float(EVERGREEN_LEASE_SECONDS + 5)
+)
 # Server-Sent Events: a comment line this often keeps proxies from closing an idle
 # stream; a stream ends after the maximum and the client resumes with Last-Event-ID.
 EVERGREEN_SSE_HEARTBEAT = env.float("SSE_HEARTBEAT_SECONDS", default=15.0)
 EVERGREEN_SSE_MAX_SECONDS = env.float("SSE_MAX_SECONDS", default=600.0)
+
+# --- Django-Q2: ORM broker on the default database unless REDIS_URL is set.
+REDIS_URL = env("Q_REDIS_URL", default="")
+Q_CLUSTER = {
+    "name": "evergreen",
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": env.int("Q_TIMEOUT", default=EVERGREEN_LEASE_SECONDS),
+    "retry": env.int("Q_RETRY", default=EVERGREEN_LEASE_SECONDS + 5),
+    "max_attempts": 3,
+    "catch_up": False,
+    "poll": 0.5,
+    "label": "Django Q2",
+}
+if Q_CLUSTER["retry"] <= Q_CLUSTER["timeout"]:
+    raise ImproperlyConfigured(
+        f"Q_RETRY ({Q_CLUSTER['retry']} s) must be longer than Q_TIMEOUT "
+        f"({Q_CLUSTER['timeout']} s), or a running task is delivered a second time."
+    )
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+Q_SYNC = env.bool("Q_SYNC", default=False)
+if Q_SYNC:
+    Q_CLUSTER["sync"] = True
 
 # Per-company daily budget; a company's own fields override these.
 EVERGREEN_DAILY_COST_BUDGET = Decimal(env("DAILY_COST_BUDGET_USD", default="5.00"))
@@ -226,6 +298,8 @@ EVERGREEN_EXPIRY = {
     "health_summary": timedelta(days=env.int("HEALTH_TTL_DAYS", default=7)),
 }
 EVERGREEN_RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
+# Chunks of a finished stream are kept this long (a late client still replays them).
+EVERGREEN_CHUNK_GRACE = timedelta(minutes=env.int("CHUNK_GRACE_MINUTES", default=60))
 
 LOGGING = {
     "version": 1,

@@ -15,7 +15,12 @@ api_patterns = [
     path("generations/<int:pk>/events", sse.generation_events, name="generation-events"),
     path("usage/", generation_api.UsageView.as_view(), name="usage-api"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # GET only: the docs page has nothing to say to OPTIONS or POST (405, JSON).
+    path(
+        "docs/",
+        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="docs",
+    ),
 ]
 
 urlpatterns = [
@@ -23,11 +28,15 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("api/", include("recommendations.api_urls")),
     path("api/", include("deliverables.api_urls")),
+    path("api/", include("reviews.api_urls")),
     path("", include("recommendations.urls")),
     path("", include("deliverables.urls")),
+    path("", include("reviews.urls")),
     path("", include("generation.page_urls")),
 ]
 
 # Under /api/ even a 404 or a crash answers with the JSON error shape.
+handler400 = "core.api.bad_request"
+handler403 = "core.api.permission_denied"
 handler404 = "core.api.not_found"
 handler500 = "core.api.server_error"

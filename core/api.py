@@ -3,17 +3,31 @@
 Every error body is {"error": {"code": str, "message": str, "details": ...}}.
 """
 
-from django.core.exceptions import PermissionDenied
+import logging
+import sys
+
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+# Seconds a client is told to wait when the database is unavailable.
+DATABASE_RETRY_AFTER = 5
 
 
 class Pagination(PageNumberPagination):
@@ -38,9 +52,35 @@ def _message_of(detail) -> str:
     return str(detail)
 
 
+def database_unavailable_body() -> dict:
+    return error_body("database_unavailable", "The database is unavailable; try again shortly.")
+
+
 def exception_handler(exc, context):
+    request = context.get("request")
+    if request is not None:
+        # Errors are JSON whatever the view renders otherwise (HTML docs, an
+        # Accept header nothing matched).
+        request.accepted_renderer = JSONRenderer()
+        request.accepted_media_type = "application/json"
     if isinstance(exc, DomainError):
+        if exc.private_detail and exc.detail:
+            logger.warning("%s: %s", exc.code, exc.detail)
         return Response(exc.body(), status=exc.status_code, headers=exc.headers())
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable: %s", exc)
+        return Response(
+            database_unavailable_body(),
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        )
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body("too_large", "The request body is too large."),
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, SuspiciousOperation):
+        return Response(error_body("bad_request", "Bad request."), status=400)
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(
             exc.message_dict if hasattr(exc, "error_dict") else exc.messages
@@ -91,9 +131,35 @@ def not_found(request, exception=None):
     return defaults.page_not_found(request, exception)
 
 
-def server_error(request):
-    """handler500: an API client gets the JSON error shape even for a crash."""
+def bad_request(request, exception=None):
+    """handler400 (a bad Host header, a body over the upload limit …): JSON under /api/."""
     if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            body, code = error_body("too_large", "The request body is too large."), 413
+        else:
+            body, code = error_body("bad_request", "Bad request."), 400
+        return JsonResponse(body, status=code)
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request, exception=None):
+    """handler403 (e.g. a CSRF failure outside DRF): JSON under /api/."""
+    if _is_api(request):
+        return JsonResponse(error_body("permission_denied", "Permission denied."), status=403)
+    return defaults.permission_denied(request, exception)
+
+
+def server_error(request):
+    """handler500: an API client gets the JSON error shape even for a crash, and a 503
+    with Retry-After when the crash is the database being unavailable (raised before
+    any view ran: in a middleware, or while authenticating)."""
+    if _is_api(request):
+        if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+            return JsonResponse(
+                database_unavailable_body(),
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+            )
         return JsonResponse(
             error_body("server_error", "Internal server error."),
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,

@@ -6,10 +6,18 @@ class DomainError(Exception):
     code = "invalid"
     default_message = "The request could not be completed."
 
+    # When True, the message given to __init__ is for the log only: the client is
+    # told `default_message` (provider errors, say, are not for company users).
+    private_detail = False
+
     def __init__(self, message: str | None = None, **extra) -> None:
-        self.message = message or self.default_message
+        self.detail = message or ""
+        if self.private_detail:
+            self.message = self.default_message
+        else:
+            self.message = message or self.default_message
         self.extra = extra
-        super().__init__(self.message)
+        super().__init__(self.detail or self.message)
 
     def body(self) -> dict:
         """The JSON body; an error unless a subclass says otherwise (202 is not an error)."""

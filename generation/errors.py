@@ -42,7 +42,9 @@ class InvalidOutput(ProviderError):
 class ProviderUnavailable(DomainError):
     status_code = 503
     code = "provider_unavailable"
-    default_message = "The model provider is unavailable and there is no earlier content to serve."
+    default_message = "The model is unavailable right now and there is no earlier content to show."
+    # The provider's own error text is for the log and the admin, not for company users.
+    private_detail = True
 
 
 class BudgetExceeded(DomainError):

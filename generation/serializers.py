@@ -70,6 +70,8 @@ class UsageQuerySerializer(serializers.Serializer):
         since = attrs.get("since") or until - timedelta(days=DEFAULT_DAYS - 1)
         if since > until:
             raise serializers.ValidationError({"since": "since must not be after until."})
+        if until > timezone.localdate() + timedelta(days=1):
+            raise serializers.ValidationError({"until": "until may be tomorrow at the latest."})
         if (until - since).days + 1 > MAX_DAYS:
             raise serializers.ValidationError(
                 {"since": f"The period may cover at most {MAX_DAYS} days."}

@@ -3,6 +3,7 @@
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,18 +22,23 @@ class Server:
         return self.log.read_text(errors="replace")[-5000:]
 
 
-def _up(url: str) -> bool:
+def _health(url: str) -> int | None:
     try:
         with urllib.request.urlopen(f"{url}/api/health/", timeout=2) as response:
-            return response.status == 200
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
     except OSError:
-        return False
+        return None
 
 
 @contextmanager
-def asgi_server(*, workers: int = 1, timeout: float = 60, **env: str) -> Iterator[Server]:
-    """uvicorn with `workers` processes serving config.asgi; output goes to a file
-    (a pipe nobody reads would fill up and stall the server)."""
+def asgi_server(
+    *, workers: int = 1, timeout: float = 60, ready_status: int = 200, **env: str
+) -> Iterator[Server]:
+    """uvicorn with `workers` processes serving config.asgi, ready when /api/health/
+    answers `ready_status`; output goes to a file (a pipe nobody reads would fill up
+    and stall the server)."""
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="evergreen-asgi-", suffix=".log")[1])
     args = [
@@ -53,7 +59,7 @@ def asgi_server(*, workers: int = 1, timeout: float = 60, **env: str) -> Iterato
     with log.open("w") as out, started(args, env=child_env(**env), stdout=out) as proc:
         server = Server(url=f"http://127.0.0.1:{port}", log=log)
         deadline = time.monotonic() + timeout
-        while not _up(server.url):
+        while _health(server.url) != ready_status:
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"server did not start:\n{server.output()}")
             time.sleep(0.1)
