@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "generation",
     "recommendations",
     "deliverables",
+    "reviews",
     "demo",
 ]
 
@@ -321,3 +322,14 @@ AI_TRANSFORM_TIMEOUT = env.float("AI_TRANSFORM_TIMEOUT", default=10.0)
 # Recommendations (seed 003): how many to show, and the maintenance batch size.
 RECOMMENDATIONS_DEFAULT_LIMIT = env.int("RECOMMENDATIONS_DEFAULT_LIMIT", default=3)
 MAINTENANCE_BATCH_SIZE = env.int("MAINTENANCE_BATCH_SIZE", default=1000)
+
+# Reviews (docs/reviews.md). Out of range, the app refuses to start.
+REVIEWS_MAX_RETRIES_PER_PERSONA = env.int("REVIEWS_MAX_RETRIES_PER_PERSONA", default=3)  # 1-10
+REVIEWS_RETRY_INITIAL_BACKOFF_SECONDS = env.float(
+    "REVIEWS_RETRY_INITIAL_BACKOFF_SECONDS", default=1.0
+)  # 0.1-60
+REVIEWS_RETRY_BACKOFF_MULTIPLIER = env.float("REVIEWS_RETRY_BACKOFF_MULTIPLIER", default=2.0)  # 1-10
+REVIEWS_MAX_CONCURRENCY = env.int("REVIEWS_MAX_CONCURRENCY", default=5)
+REVIEWS_LEASE_SECONDS = env.int("REVIEWS_LEASE_SECONDS", default=120)
+REVIEWS_MAX_WAIT_SECONDS = env.float("REVIEWS_MAX_WAIT_SECONDS", default=30.0)
+REVIEWS_MAX_RECOVERIES = env.int("REVIEWS_MAX_RECOVERIES", default=3)

@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+from django.core.exceptions import ImproperlyConfigured
+
+
+class ReviewsConfig(AppConfig):
+    name = "reviews"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from generation.schemas import register_schema
+        from reviews.conf import check_settings
+        from reviews.schemas import SCHEMAS
+
+        for name, schema in SCHEMAS.items():
+            register_schema(name, schema)
+        # Every process (web, worker, manage.py) refuses to start with a setting out of
+        # range, not only the ones that run the system checks.
+        errors = check_settings()
+        if errors:
+            raise ImproperlyConfigured(" ".join(e.msg for e in errors))
