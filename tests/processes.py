@@ -99,3 +99,40 @@ def wait_until(predicate, *, timeout: float = 30, interval: float = 0.1, message
             return value
         time.sleep(interval)
     raise AssertionError(message or f"condition not met within {timeout}s")
+
+
+def _proc_table() -> dict[int, tuple[int, int, str]]:
+    """pid -> (ppid, pgid, state) of every process, from /proc (Linux)."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # gone meanwhile
+            continue
+        # "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        table[int(entry.name)] = (int(fields[1]), int(fields[2]), fields[0])
+    return table
+
+
+def descendants(pid: int) -> set[int]:
+    """Every living process started (directly or not) by `pid`, whatever its group."""
+    table = _proc_table()
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {p for p, (ppid, _, state) in table.items() if ppid in frontier and state != "Z"}
+        frontier -= found
+        found |= frontier
+    return found
+
+
+def running(pids: set[int] | None = None, *, group: int | None = None) -> set[int]:
+    """Which of `pids` (or of process group `group`) still run; zombies do not count."""
+    pids = pids or set()
+    return {
+        p
+        for p, (_, pgid, state) in _proc_table().items()
+        if state != "Z" and (p in pids or (group is not None and pgid == group))
+    }
