@@ -150,9 +150,10 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # connection (CONN_MAX_AGE > 0) belongs to its thread: it is not reused, it
     # leaks. A per-process pool bounds the connections instead (docs/operations.md).
     # The Django-Q2 cluster forks its processes, and a pooled connection must not
-    # cross a fork: the cluster runs without the pool unless DB_POOL says otherwise.
+    # cross a fork (parent and child would talk over one socket): the cluster never
+    # pools; each of its processes holds at most one connection.
     _in_qcluster = len(sys.argv) > 1 and sys.argv[1] == "qcluster"
-    if env.bool("DB_POOL", default=not _in_qcluster):
+    if env.bool("DB_POOL", default=True) and not _in_qcluster:
         _db["CONN_MAX_AGE"] = 0  # required by the pool
         _db_options.setdefault(
             "pool",
@@ -328,7 +329,9 @@ REVIEWS_MAX_RETRIES_PER_PERSONA = env.int("REVIEWS_MAX_RETRIES_PER_PERSONA", def
 REVIEWS_RETRY_INITIAL_BACKOFF_SECONDS = env.float(
     "REVIEWS_RETRY_INITIAL_BACKOFF_SECONDS", default=1.0
 )  # 0.1-60
-REVIEWS_RETRY_BACKOFF_MULTIPLIER = env.float("REVIEWS_RETRY_BACKOFF_MULTIPLIER", default=2.0)  # 1-10
+REVIEWS_RETRY_BACKOFF_MULTIPLIER = env.float(
+    "REVIEWS_RETRY_BACKOFF_MULTIPLIER", default=2.0
+)  # 1-10
 REVIEWS_MAX_CONCURRENCY = env.int("REVIEWS_MAX_CONCURRENCY", default=5)
 REVIEWS_LEASE_SECONDS = env.int("REVIEWS_LEASE_SECONDS", default=120)
 REVIEWS_MAX_WAIT_SECONDS = env.float("REVIEWS_MAX_WAIT_SECONDS", default=30.0)
