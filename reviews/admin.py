@@ -109,8 +109,10 @@ class RunAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
-        # Viewable, never editable: the change view renders read-only.
-        return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
+        return False  # a record: viewable, never edited (the view renders read-only)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
     @admin.display(description="timeline")
     def timeline(self, obj: Run) -> str:
