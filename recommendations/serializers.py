@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from recommendations.lifecycle import Status
@@ -84,7 +85,8 @@ class FeedbackSerializer(serializers.Serializer):
 
 class InsightSerializer(ContentMixin, serializers.ModelSerializer):
     domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    step = StepRefSerializer(read_only=True)
+    # Insights of a whole domain have no step.
+    step = StepRefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = Insight
@@ -133,6 +135,10 @@ class StepProgressSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+# One datetime format in every response: DRF's (UTC written as "Z").
+_DATETIME = serializers.DateTimeField()
+
+
 class JourneyStepSerializer(serializers.ModelSerializer):
     status = serializers.SerializerMethodField()
     started_at = serializers.SerializerMethodField()
@@ -147,13 +153,17 @@ class JourneyStepSerializer(serializers.ModelSerializer):
         progress = obj.company_progress
         return progress.status if progress else StepStatus.NOT_STARTED
 
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_started_at(self, obj) -> str | None:
         progress = obj.company_progress
-        return progress.started_at.isoformat() if progress and progress.started_at else None
+        started = progress.started_at if progress else None
+        return _DATETIME.to_representation(started) if started else None
 
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_completed_at(self, obj) -> str | None:
         progress = obj.company_progress
-        return progress.completed_at.isoformat() if progress and progress.completed_at else None
+        completed = progress.completed_at if progress else None
+        return _DATETIME.to_representation(completed) if completed else None
 
 
 class JourneyDomainSerializer(serializers.ModelSerializer):

@@ -81,3 +81,21 @@ def test_bad_host_header_under_the_api_is_400_in_json(db):
 
 def test_health_says_ok_without_details(db, anon_api):
     assert anon_api.get("/api/health/").json()["status"] == "ok"
+
+
+def test_every_datetime_is_written_the_same_way(api, company):
+    from django.utils import timezone
+
+    from recommendations.models import CompanyStepProgress
+    from tests.recommendations.builders import make_journey
+
+    step = make_journey(domains=1, steps=1)[0]
+    now = timezone.now()
+    CompanyStepProgress.objects.create(
+        company=company, step=step, status="in_progress", started_at=now, last_activity_at=now
+    )
+
+    journey = api.get(f"/api/companies/{company.pk}/journey/").json()
+
+    started = journey[0]["steps"][0]["started_at"]
+    assert started.endswith("Z") and "+00:00" not in started
