@@ -106,7 +106,6 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Batches cache-hit counters so a cached read costs no write per item.
-    "generation.middleware.HitCounterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -190,6 +189,31 @@ if "pytest" in sys.modules:
     WHITENOISE_AUTOREFRESH = True
 LOGIN_URL = "/admin/login/"
 
+# --- Caches: the throttles' counts, shared by every worker process. Redis when
+# REDIS_CACHE_URL is set, otherwise a table of the default database (created by
+# migration generation 0006, like `manage.py createcachetable`).
+REDIS_CACHE_URL = env("REDIS_CACHE_URL", default="")
+if REDIS_CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_CACHE_URL,
+            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="evergreen"),
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "evergreen_cache",
+        }
+    }
+
+# Cache hits and presentations are counted in memory and written every this many
+# seconds by a thread of each process (generation/hits.py), and at exit. 0: no
+# thread, written by flush_now() or at exit (the tests flush by hand).
+HIT_FLUSH_SECONDS = env.float("HIT_FLUSH_SECONDS", default=0 if "pytest" in sys.modules else 5.0)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",
@@ -205,6 +229,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         # Endpoints that can spend money on a model call.
+        # Counted only when a request enters the generation path (it may call the
+        # model); a read served from stored content is not counted (generation/throttles.py).
         "generation": env("GENERATION_THROTTLE_RATE", default="60/minute"),
     },
 }
@@ -257,7 +283,7 @@ EVERGREEN_SSE_MAX_SECONDS = env.float("SSE_MAX_SECONDS", default=600.0)
 # --- Django-Q2: ORM broker on the default database unless REDIS_URL is set.
 REDIS_URL = env("Q_REDIS_URL", default="")
 Q_CLUSTER = {
-    "name": "evergreen",
+    "name": env("Q_CLUSTER_NAME", default="evergreen"),
     "workers": env.int("Q_WORKERS", default=2),
     "timeout": env.int("Q_TIMEOUT", default=EVERGREEN_LEASE_SECONDS),
     "retry": env.int("Q_RETRY", default=EVERGREEN_LEASE_SECONDS + 5),

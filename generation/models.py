@@ -3,6 +3,7 @@ import hashlib
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 
@@ -206,9 +207,12 @@ class Chunk(models.Model):
 
 
 class HitCounter(models.Model):
-    """Cache hits per day, kind and company, incremented in batches (see hits.py).
+    """Cache hits per day, kind and company: one row per key, incremented by the
+    write-behind flush of generation/hits.py with INSERT ... ON CONFLICT DO UPDATE.
 
-    Rows are summed when read, so a rare duplicate row from a race is harmless.
+    The key is unique with the company's NULL as one value: an expression index on
+    COALESCE(company_id, 0) does that on PostgreSQL and SQLite alike (a
+    NULLS NOT DISTINCT constraint would exist on PostgreSQL only).
     """
 
     day = models.DateField()
@@ -219,7 +223,14 @@ class HitCounter(models.Model):
     hits = models.PositiveBigIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["day", "kind", "company"], name="hitcounter_key")]
+        constraints = [
+            models.UniqueConstraint(
+                models.F("day"),
+                models.F("kind"),
+                Coalesce("company", models.Value(0)),
+                name="hitcounter_unique_key",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.kind}: {self.hits} hits"

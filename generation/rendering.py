@@ -1,6 +1,8 @@
 """LLM output is untrusted: markdown is rendered, then cleaned; HTML is cleaned
 before it is stored and again when it is shown."""
 
+import threading
+
 import markdown as md
 import nh3
 
@@ -22,5 +24,21 @@ def clean_html(html: str) -> str:
     )
 
 
+# One Markdown converter per thread, reset between uses: md.markdown() builds a new
+# one (and loads its extensions) on every call, which cost more than the rendering.
+_converters = threading.local()
+
+
+def _converter() -> md.Markdown:
+    converter = getattr(_converters, "markdown", None)
+    if converter is None:
+        converter = _converters.markdown = md.Markdown(extensions=["tables", "fenced_code"])
+    return converter
+
+
 def render_markdown(text: str) -> str:
-    return clean_html(md.markdown(text or "", extensions=["tables", "fenced_code"]))
+    converter = _converter()
+    try:
+        return clean_html(converter.convert(text or ""))
+    finally:
+        converter.reset()

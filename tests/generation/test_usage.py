@@ -2,12 +2,12 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from generation.flight import Source, get_or_generate
-from generation.hits import hit_batch
+from generation.hits import flush_now, record_hit
 from generation.models import GenerationLog, HitCounter, Outcome
 from generation.selectors import usage_report, usage_stats
 from tests.builders import make_prompt
@@ -60,8 +60,7 @@ def usage_data(company, other_company, days):
     )
     log(company, REC, d1, attempts=3, outcome=Outcome.FAILED, latency_ms=900)
     log(company, REC, d1, attempts=0, outcome=Outcome.BUDGET_EXCEEDED)
-    hits(company, REC, d1, 5)
-    hits(company, REC, d1, 2)  # a duplicate row from a race is summed, not lost
+    hits(company, REC, d1, 7)  # one row per day, kind and company (a unique key)
     # Acme, insights: generated the day before on another provider, hits only yesterday.
     log(
         company,
@@ -262,6 +261,7 @@ def test_usage_api_costs_the_same_queries_for_10_and_200_logs(api, company, othe
     counts = []
     for count in (10, 200):
         GenerationLog.objects.all().delete()
+        HitCounter.objects.all().delete()
         _bulk_logs(company, other_company, count, today)
         with CaptureQueriesContext(connection) as ctx:
             assert api.get("/api/usage/").status_code == 200
@@ -289,28 +289,61 @@ def _read(company):
     )
 
 
-def test_reading_a_cached_artefact_n_times_in_one_batch_writes_the_counter_once(provider, company):
+def test_cached_reads_write_nothing_and_one_flush_writes_them_all(provider, company):
     make_prompt()
     assert _read(company).source == Source.GENERATED
-    _read(company)  # unbatched: creates today's counter row
 
-    with CaptureQueriesContext(connection) as ctx, hit_batch():
+    with CaptureQueriesContext(connection) as ctx:
         sources = {_read(company).source for _ in range(20)}
 
     assert sources == {Source.CACHE}
     assert provider.calls == 1
-    assert _hit_counter_writes(ctx) == 1
-    assert sum(HitCounter.objects.values_list("hits", flat=True)) == 21
-
-
-def test_reading_outside_a_batch_writes_the_counter_per_read(provider, company):
-    make_prompt()
-    _read(company)
-    _read(company)  # creates today's counter row
+    assert _hit_counter_writes(ctx) == 0
+    assert not HitCounter.objects.exists()
 
     with CaptureQueriesContext(connection) as ctx:
-        for _ in range(5):
-            _read(company)
+        assert flush_now() == 20
 
-    assert _hit_counter_writes(ctx) == 5
-    assert sum(HitCounter.objects.values_list("hits", flat=True)) == 6
+    assert _hit_counter_writes(ctx) == 1
+    assert sum(HitCounter.objects.values_list("hits", flat=True)) == 20
+
+
+def test_a_flush_adds_to_the_days_row(provider, company):
+    make_prompt()
+    _read(company)
+    for _ in range(3):
+        _read(company)
+    flush_now()
+    for _ in range(5):
+        _read(company)
+    flush_now()
+
+    assert HitCounter.objects.count() == 1
+    assert HitCounter.objects.get().hits == 8
+    assert flush_now() == 0  # nothing pending
+
+
+def test_hits_without_a_company_have_one_row_per_day_and_kind(db):
+    for _ in range(3):
+        record_hit(kind="story", company_id=None, count=2)
+        flush_now()
+
+    assert list(HitCounter.objects.values_list("kind", "company_id", "hits")) == [
+        ("story", None, 6)
+    ]
+
+
+def test_a_failed_flush_loses_its_interval_and_never_raises(db, company, monkeypatch, caplog):
+    record_hit(kind="story", company_id=company.pk, count=4)
+
+    def broken(*args, **kwargs):
+        raise DatabaseError("the database is away")
+
+    monkeypatch.setattr("django.db.backends.utils.CursorWrapper.execute", broken)
+    assert flush_now() == 0
+    monkeypatch.undo()
+
+    assert "could not record 4 cache hits" in caplog.text
+    record_hit(kind="story", company_id=company.pk, count=1)
+    assert flush_now() == 1
+    assert HitCounter.objects.get().hits == 1
