@@ -1,6 +1,7 @@
 """Thin DRF views: parse, call one service or selector, render. Domain errors become
 HTTP in core.api.exception_handler (409 illegal transition, 503 provider down)."""
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, generics
@@ -9,8 +10,9 @@ from rest_framework.views import APIView
 
 from companies.permissions import CompanyRouteMixin, CompanyScopedMixin, HasCompanyWriteRole
 from companies.selectors import can_write
-from core.api import ErrorSerializer, GenerationThrottleMixin
+from core.api import ErrorSerializer
 from generation.errors import ProviderUnavailable
+from generation.throttles import GenerationThrottleMixin
 from recommendations import selectors, services
 from recommendations.models import JourneyStep, Recommendation
 from recommendations.serializers import (
@@ -29,7 +31,22 @@ from recommendations.serializers import (
 ERRORS = {404: ErrorSerializer, 503: ErrorSerializer}
 
 
-class RecommendationListView(GenerationThrottleMixin, CompanyRouteMixin, APIView):
+class CompanyReadMixin(CompanyRouteMixin):
+    """The route's company, its membership check, current context and active prompt
+    versions in one query, once per request (services.company_for_read)."""
+
+    def get_company(self):
+        if not hasattr(self, "_company"):
+            company = services.company_for_read(
+                user=self.request.user, company_id=self.kwargs["company_id"]
+            )
+            if company is None:
+                raise Http404
+            self._company = company
+        return self._company
+
+
+class RecommendationListView(GenerationThrottleMixin, CompanyReadMixin, APIView):
     @extend_schema(
         parameters=[RecommendationListQuerySerializer],
         responses={200: RecommendationSerializer(many=True), 400: ErrorSerializer, **ERRORS},
@@ -93,7 +110,7 @@ class FeedbackRecommendationView(RecommendationActionView):
         return self.respond(rec)
 
 
-class InsightListView(GenerationThrottleMixin, CompanyRouteMixin, generics.ListAPIView):
+class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAPIView):
     serializer_class = InsightSerializer
 
     @extend_schema(
@@ -113,6 +130,16 @@ class InsightListView(GenerationThrottleMixin, CompanyRouteMixin, generics.ListA
         self.context_hash, error = "", ""
         live_only = True
         if domain is not None:
+            self.context_hash = services.lookups_for(company).current_hash()
+            page = self.paginate_queryset(
+                selectors.insights_queryset(
+                    company=company, context_hash=self.context_hash, domain=domain, step=step
+                )
+            )
+            # The page shows the target's current insights: nothing to make, no query more.
+            if services.insights_cover_target(company=company, rows=page, domain=domain, step=step):
+                services.present(rows=page)
+                return self.get_paginated_response(self.get_serializer(page, many=True).data)
             self.context_hash, error = services.ensure_insights(
                 company=company, domain=domain, step=step
             )
@@ -135,7 +162,7 @@ class InsightListView(GenerationThrottleMixin, CompanyRouteMixin, generics.ListA
         return {**super().get_serializer_context(), "context_hash": self.context_hash}
 
 
-class HealthSummaryView(GenerationThrottleMixin, CompanyRouteMixin, APIView):
+class HealthSummaryView(GenerationThrottleMixin, CompanyReadMixin, APIView):
     @extend_schema(
         responses={200: HealthSummarySerializer, **ERRORS},
         summary="The company's current health summary (generated if missing)",

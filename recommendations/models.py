@@ -251,6 +251,7 @@ class Insight(GeneratedContent):
             ),
         ]
         indexes = [
+            models.Index(fields=["company", "context_hash"], name="insight_company_context"),
             models.Index(fields=["company", "domain"], name="insight_company_domain"),
             models.Index(fields=["company", "step"], name="insight_company_step"),
             models.Index(fields=["relevance_score"], name="insight_relevance"),
@@ -311,6 +312,11 @@ class RecommendationEffectiveness(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["company", "-created_at", "-id"], name="effectiveness_company_new"
+            ),
+        ]
         verbose_name_plural = "recommendation effectiveness"
 
     def __str__(self) -> str:

@@ -3,10 +3,13 @@
 Every function here costs a fixed number of queries, whatever the number of rows.
 """
 
-from django.db.models import Prefetch, QuerySet
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from companies.models import Company
-from recommendations.lifecycle import LIVE
+from companies.selectors import companies_for
+from generation.models import Prompt
+from recommendations.lifecycle import LIVE, Status
 from recommendations.models import (
     CompanyDomainProgress,
     CompanyStepProgress,
@@ -20,9 +23,58 @@ from recommendations.models import (
     StepStatus,
 )
 
+# The prompt keys of the three kinds of content (each kind's prompt key is its name).
+CONTENT_KINDS = ("recommendation", "insight", "health_summary")
+
+
+def with_read_lookups(queryset: QuerySet[Company]) -> QuerySet[Company]:
+    """Companies annotated with what every read of their content needs: the current
+    context hash (`current_context_hash`) and the active prompt version of each kind
+    (`active_prompt_<kind>`), in the query that loads the company."""
+    return queryset.annotate(
+        current_context_hash=Subquery(
+            ContextSnapshot.objects.filter(company=OuterRef("pk"), is_current=True).values(
+                "context_hash"
+            )[:1]
+        ),
+        **{
+            f"active_prompt_{kind}": Subquery(
+                Prompt.objects.filter(key=kind, is_active=True).values("pk")[:1]
+            )
+            for kind in CONTENT_KINDS
+        },
+    )
+
+
+def company_for_read(*, user: AbstractBaseUser | AnonymousUser, company_id: int) -> Company | None:
+    """One of the user's companies (the membership check) with its read lookups, in one
+    query; None when the user may not see it."""
+    return with_read_lookups(companies_for(user=user).filter(pk=company_id)).first()
+
 
 def current_snapshot_or_none(*, company: Company) -> ContextSnapshot | None:
     return ContextSnapshot.objects.filter(company=company, is_current=True).first()
+
+
+def has_uncovered_steps(*, company: Company, context_hash: str, prompt_id: int) -> bool:
+    """Whether a step the company has not completed has no recommendation covering it:
+    a completed one of this context, a live one of this context and prompt version, or
+    a live one of another context (one someone started survives context changes).
+    One query; false means a recommendations read has nothing to generate."""
+    here = Q(context_hash=context_hash)
+    covered = (
+        Recommendation.objects.filter(company=company, step__isnull=False)
+        .filter(
+            (here & Q(status=Status.COMPLETED))
+            | (here & Q(status__in=LIVE, prompt_id=prompt_id))
+            | (~here & Q(status__in=LIVE))
+        )
+        .values("step_id")
+    )
+    completed = CompanyStepProgress.objects.filter(
+        company=company, status=StepStatus.COMPLETED
+    ).values("step_id")
+    return JourneyStep.objects.exclude(pk__in=completed).exclude(pk__in=covered).exists()
 
 
 def live_recommendations(
@@ -75,7 +127,7 @@ def insights_queryset(
 ) -> QuerySet[Insight]:
     """Insights of a company, most relevant first; by domain (its domain- and step-level
     insights) or by step."""
-    qs = Insight.objects.filter(company=company).select_related("domain", "step")
+    qs = Insight.objects.filter(company=company).select_related("domain", "step__domain")
     if context_hash is not None:
         qs = qs.filter(context_hash=context_hash)
     if live_only:
@@ -128,6 +180,9 @@ def journey_for(*, company: Company) -> list[JourneyDomain]:
 
 
 def effectiveness_queryset(*, company: Company) -> QuerySet[RecommendationEffectiveness]:
-    return RecommendationEffectiveness.objects.filter(company=company).select_related(
-        "recommendation__step__domain"
+    """Newest first, on the (company, created_at, id) index; paginated by the API."""
+    return (
+        RecommendationEffectiveness.objects.filter(company=company)
+        .select_related("recommendation__step__domain")
+        .order_by("-created_at", "-id")
     )

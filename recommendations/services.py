@@ -8,26 +8,28 @@ context is part of every generation's inputs, hence of its key.
 """
 
 import logging
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
-from django.db.models import Case, Count, F, Q, Value, When
+from django.db import DatabaseError, IntegrityError, connection, models, transaction
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from companies.models import Company
 from core.errors import IllegalTransition
-from generation.errors import BudgetExceeded, ProviderUnavailable
+from generation.errors import BudgetExceeded, PromptMissing, ProviderUnavailable
 from generation.flight import GenerationResult, Source, get_or_generate
 from generation.hashing import sha256_of
-from generation.hits import record_hit
+from generation.hits import ensure_flusher, record_hit, register_flusher
 from generation.models import Generation
-from generation.prompts import active_prompt
+from generation.throttles import charge_generation
 from recommendations import selectors
-from recommendations.lifecycle import LIVE, Status
+from recommendations.lifecycle import LIVE, Status, presented_status
 from recommendations.models import (
     MAX_MATURITY,
     CompanyDomainProgress,
@@ -56,6 +58,67 @@ CONTENT_MODELS: dict[str, type[GeneratedContent]] = {
 }
 # Failures that leave a slot empty instead of failing the whole read.
 GENERATION_FAILURES = (ProviderUnavailable, BudgetExceeded)
+
+
+# --- what a read looks up once --------------------------------------------------------
+
+
+@dataclass
+class ReadLookups:
+    """The current context and the active prompt versions of a company, looked up once
+    per request (with the company and its membership check, selectors.company_for_read)
+    and shared by every read of that request."""
+
+    company: Company
+    context_hash: str | None
+    prompt_ids: dict[str, int | None]
+    snapshot: ContextSnapshot | None = None
+
+    def current_hash(self) -> str:
+        if self.context_hash is None:  # the company's first read: make its context
+            self.current_snapshot()
+        return self.context_hash
+
+    def current_snapshot(self) -> ContextSnapshot:
+        """The whole snapshot (its data are generation inputs): the generation path only."""
+        if self.snapshot is None or self.snapshot.context_hash != self.context_hash:
+            self.snapshot = selectors.current_snapshot_or_none(
+                company=self.company
+            ) or refresh_context(company=self.company)
+            self.context_hash = self.snapshot.context_hash
+        return self.snapshot
+
+    def prompt_id(self, kind: str) -> int:
+        prompt_id = self.prompt_ids.get(kind)
+        if prompt_id is None:
+            raise PromptMissing(f"No active version of prompt {kind!r}.")
+        return prompt_id
+
+
+def company_for_read(*, user, company_id: int) -> Company | None:
+    """The user's company with its ReadLookups attached, in one query (None: not theirs)."""
+    company = selectors.company_for_read(user=user, company_id=company_id)
+    if company is not None:
+        company.read_lookups = ReadLookups(
+            company=company,
+            context_hash=company.current_context_hash,
+            prompt_ids={k: getattr(company, f"active_prompt_{k}") for k in selectors.CONTENT_KINDS},
+        )
+    return company
+
+
+def lookups_for(company: Company) -> ReadLookups:
+    """The request's lookups when the company was loaded by company_for_read; otherwise
+    (a task, the admin, a test) looked up now."""
+    lookups = getattr(company, "read_lookups", None)
+    if lookups is None:
+        fresh = selectors.with_read_lookups(Company.objects.filter(pk=company.pk)).first()
+        lookups = ReadLookups(
+            company=company,
+            context_hash=fresh.current_context_hash,
+            prompt_ids={k: getattr(fresh, f"active_prompt_{k}") for k in selectors.CONTENT_KINDS},
+        )
+    return lookups
 
 
 # --- company context ------------------------------------------------------------------
@@ -96,6 +159,9 @@ def refresh_context(*, company: Company) -> ContextSnapshot:
         if not created and not snapshot.is_current:
             ContextSnapshot.objects.filter(pk=snapshot.pk).update(is_current=True)
             snapshot.is_current = True
+    lookups = getattr(company, "read_lookups", None)
+    if lookups is not None:  # this request's later reads see the new context
+        lookups.context_hash, lookups.snapshot = snapshot.context_hash, snapshot
     return snapshot
 
 
@@ -167,25 +233,92 @@ def mark_context_stale_for_company(*, company: Company, context_hash: str) -> in
 
 # --- presentation ---------------------------------------------------------------------
 
+# Showings not yet written: (model, pk) -> [count, last time]. Written by the
+# write-behind flush of generation.hits (every HIT_FLUSH_SECONDS, and at exit).
+_presented: dict[tuple[type, int], list] = {}
+_presented_lock = threading.Lock()
+
 
 def present(*, rows: Sequence[GeneratedContent]) -> None:
-    """Record that these rows were shown: one UPDATE for the whole page. Showing a fresh
-    row makes it active (the lifecycle's fresh -> active edge)."""
+    """Record that these rows were shown, without writing on the read's path.
+
+    The lifecycle's fresh -> active edge is the one write: it happens once in a row's
+    life, at its first showing, in one conditional UPDATE for the page that returns the
+    rows it changed; only the request that changed a row reports it `is_new`, and
+    the change never waits for a flush that could be lost. Every other showing
+    (`times_presented`, `last_presented_at`) is counted in memory and written once per
+    row and flush interval by flush_presentations().
+    """
     if not rows:
         return
     model = type(rows[0])
     now = timezone.now()
-    model.objects.filter(pk__in=[r.pk for r in rows]).update(
-        status=Case(When(status=Status.FRESH, then=Value(Status.ACTIVE)), default=F("status")),
-        last_presented_at=now,
-        times_presented=F("times_presented") + 1,
-    )
-    for row in rows:
-        row.was_fresh = row.status == Status.FRESH
-        if row.was_fresh:
-            row.status = Status.ACTIVE
-        row.last_presented_at = now
-        row.times_presented += 1
+    fresh = [row.pk for row in rows if row.status == Status.FRESH]
+    made_active = _activate(model, fresh, now) if fresh else set()
+    with _presented_lock:
+        for row in rows:
+            row.was_fresh = row.pk in made_active
+            if row.status == Status.FRESH:
+                row.status = presented_status(row.status)
+            if row.was_fresh:
+                row.times_presented += 1  # written by _activate
+            else:
+                entry = _presented.setdefault((model, row.pk), [0, now])
+                entry[0] += 1
+                entry[1] = now
+                row.times_presented += entry[0]
+            row.last_presented_at = now
+    ensure_flusher()
+
+
+def _activate(model: type[GeneratedContent], pks: list[int], now) -> set[int]:
+    """fresh -> active for those of `pks` still fresh, counted as their first showing;
+    returns the pks this call changed."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(pks))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, last_presented_at = %s, "
+            "times_presented = times_presented + 1 "
+            f"WHERE id IN ({placeholders}) AND status = %s RETURNING id",
+            [Status.ACTIVE, now, *sorted(pks), Status.FRESH],
+        )
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def flush_presentations() -> int:
+    """Write the pending showings: per model, one UPDATE per distinct count (usually
+    one), ids in order. A failure loses that interval's showings (logged)."""
+    with _presented_lock:
+        pending = dict(_presented)
+        _presented.clear()
+    groups: dict[tuple[type, int], tuple[list[int], Any]] = {}
+    for (model, pk), (count, at) in pending.items():
+        ids, latest = groups.get((model, count), ([], at))
+        ids.append(pk)
+        groups[(model, count)] = (ids, max(latest, at))
+    written = 0
+    for (model, count), (ids, at) in sorted(
+        groups.items(), key=lambda g: (g[0][0].__name__, g[0][1])
+    ):
+        try:
+            written += model.objects.filter(pk__in=sorted(ids)).update(
+                times_presented=F("times_presented") + count,
+                last_presented_at=Greatest(Coalesce(F("last_presented_at"), Value(at)), Value(at)),
+            )
+        except DatabaseError:
+            logger.warning(
+                "could not record %s showings of %s", len(ids), model.__name__, exc_info=True
+            )
+    return written
+
+
+def discard_presentations() -> None:
+    with _presented_lock:
+        _presented.clear()
+
+
+register_flusher(flush_presentations)
 
 
 # --- storing generated content --------------------------------------------------------
@@ -302,34 +435,40 @@ def recommendations_for(
     """Up to `limit` live recommendations for the company's current context, generating
     one per missing step; when the context has fewer, older live ones fill the page."""
     limit = limit or settings.RECOMMENDATIONS_DEFAULT_LIMIT
-    snapshot = current_snapshot(company=company)
+    lookups = lookups_for(company)
+    context_hash = lookups.current_hash()
     # Content of another prompt version is not current: a new version means new content.
-    prompt = active_prompt(key=KIND_RECOMMENDATION)
+    prompt_id = lookups.prompt_id(KIND_RECOMMENDATION)
     rows = selectors.live_recommendations(
-        company=company, context_hash=snapshot.context_hash, prompt_id=prompt.pk, limit=limit
+        company=company, context_hash=context_hash, prompt_id=prompt_id, limit=limit
     )
     if rows:
         record_hit(kind=KIND_RECOMMENDATION, company_id=company.pk, count=len(rows))
     error = ""
-    if len(rows) < limit:
+    # Short of the limit: generate only when some step is not covered yet (one query);
+    # a read whose rows already cover every step never enters the generation path.
+    if len(rows) < limit and selectors.has_uncovered_steps(
+        company=company, context_hash=context_hash, prompt_id=prompt_id
+    ):
         made, error = _generate_recommendations(
-            company=company, snapshot=snapshot, prompt_id=prompt.pk, missing=limit - len(rows)
+            company=company,
+            snapshot=lookups.current_snapshot(),
+            prompt_id=prompt_id,
+            missing=limit - len(rows),
         )
         if made:
             rows = selectors.live_recommendations(
-                company=company,
-                context_hash=snapshot.context_hash,
-                prompt_id=prompt.pk,
-                limit=limit,
+                company=company, context_hash=context_hash, prompt_id=prompt_id, limit=limit
             )
-    rows += selectors.fallback_recommendations(
-        company=company, exclude=[r.pk for r in rows], limit=limit - len(rows)
-    )
+    if len(rows) < limit:
+        rows += selectors.fallback_recommendations(
+            company=company, exclude=[r.pk for r in rows], limit=limit - len(rows)
+        )
     if not rows and error:
         raise ProviderUnavailable(error)
     if present_rows:
         present(rows=rows)
-    return ContentPage(items=rows, context_hash=snapshot.context_hash, error=error)
+    return ContentPage(items=rows, context_hash=context_hash, error=error)
 
 
 def _generate_recommendations(
@@ -357,6 +496,8 @@ def _generate_recommendations(
         .values_list("step_id", "n")
     )
     steps = [s for s in selectors.next_steps(company=company) if s.id not in taken][:missing]
+    if steps:
+        charge_generation()  # this request may call the model: throttled as such
     made = 0
     for step in steps:
         inputs = {
@@ -409,19 +550,47 @@ def resolve_insight_target(
     return JourneyDomain.objects.first(), None
 
 
+def insights_cover_target(
+    *,
+    company: Company,
+    rows: Sequence[Insight],
+    domain: JourneyDomain,
+    step: JourneyStep | None,
+) -> bool:
+    """Whether rows already read show a live insight of the target for the current
+    context and prompt version: then ensure_insights has nothing to do (no query)."""
+    lookups = lookups_for(company)
+    context_hash, prompt_id = lookups.current_hash(), lookups.prompt_ids.get(KIND_INSIGHT)
+    for row in rows:
+        on_target = (
+            row.step_id == step.pk
+            if step is not None
+            else (row.step_id is None and row.domain_id == domain.pk)
+        )
+        if (
+            on_target
+            and row.status in LIVE
+            and row.context_hash == context_hash
+            and row.prompt_id == prompt_id
+        ):
+            return True
+    return False
+
+
 def ensure_insights(
     *, company: Company, domain: JourneyDomain, step: JourneyStep | None
 ) -> tuple[str, str]:
     """Make the insights of a domain (or a step) for the current context if there are
     none; returns (context_hash, error)."""
-    snapshot = current_snapshot(company=company)
-    prompt = active_prompt(key=KIND_INSIGHT)
+    lookups = lookups_for(company)
+    context_hash = lookups.current_hash()
+    prompt_id = lookups.prompt_id(KIND_INSIGHT)
     target = {"step": step} if step is not None else {"domain": domain, "step__isnull": True}
-    in_context = Insight.objects.filter(
-        company=company, context_hash=snapshot.context_hash, **target
-    )
-    if in_context.filter(status__in=LIVE, prompt=prompt).exists():
-        return snapshot.context_hash, ""
+    in_context = Insight.objects.filter(company=company, context_hash=context_hash, **target)
+    if in_context.filter(status__in=LIVE, prompt_id=prompt_id).exists():
+        return context_hash, ""
+    charge_generation()
+    snapshot = lookups.current_snapshot()
     inputs = {
         "context": snapshot.context_data,
         "target": {"domain": domain.name, "step": step.name if step else ""},
@@ -459,24 +628,26 @@ def ensure_insights(
 def health_summary_for(*, company: Company, present_row: bool = True) -> ContentPage:
     """The health summary of the current context, generated if missing; when that fails,
     the latest earlier one (its status and context tell it is not current)."""
-    snapshot = current_snapshot(company=company)
-    prompt = active_prompt(key=KIND_HEALTH)
+    lookups = lookups_for(company)
+    context_hash = lookups.current_hash()
+    prompt_id = lookups.prompt_id(KIND_HEALTH)
     row = selectors.current_health_summary(
-        company=company, context_hash=snapshot.context_hash, prompt_id=prompt.pk
+        company=company, context_hash=context_hash, prompt_id=prompt_id
     )
     error = ""
     if row is not None:
         record_hit(kind=KIND_HEALTH, company_id=company.pk)
     else:
-        error = _generate_health(company=company, snapshot=snapshot)
+        charge_generation()
+        error = _generate_health(company=company, snapshot=lookups.current_snapshot())
         row = selectors.current_health_summary(
-            company=company, context_hash=snapshot.context_hash, prompt_id=prompt.pk
+            company=company, context_hash=context_hash, prompt_id=prompt_id
         ) or selectors.latest_health_summary(company=company)
     if row is None:
         raise ProviderUnavailable(error or None)
     if present_row:
         present(rows=[row])
-    return ContentPage(items=[row], context_hash=snapshot.context_hash, error=error)
+    return ContentPage(items=[row], context_hash=context_hash, error=error)
 
 
 def _generate_health(*, company: Company, snapshot: ContextSnapshot) -> str:

@@ -1,8 +1,8 @@
 """Pages: the list of the user's companies and the company dashboard."""
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
 
 from companies.selectors import companies_for
 from generation.errors import ProviderUnavailable
@@ -19,7 +19,10 @@ def home(request: HttpRequest) -> HttpResponse:
 def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
     """Journey progress, recommendations, insights and health. A provider that is down
     degrades a section to a notice; the page itself always renders."""
-    company = get_object_or_404(companies_for(user=request.user), pk=company_id)
+    # The membership check, current context and active prompts: one query for the page.
+    company = services.company_for_read(user=request.user, company_id=company_id)
+    if company is None:
+        raise Http404
     journey = selectors.journey_for(company=company)
     notices: list[str] = []
 
@@ -36,12 +39,21 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
     domain, step = services.resolve_insight_target(company=company, domain=None, step=None)
     if domain is not None:
         focus = domain
-        current, error = services.ensure_insights(company=company, domain=domain, step=step)
+        current = services.lookups_for(company).current_hash()
         insights = list(
             selectors.insights_queryset(company=company, context_hash=current, domain=domain)[:5]
         )
-        if error:
-            notices.append(f"Insights could not be made: {error}")
+        if not services.insights_cover_target(
+            company=company, rows=insights, domain=domain, step=step
+        ):
+            current, error = services.ensure_insights(company=company, domain=domain, step=step)
+            insights = list(
+                selectors.insights_queryset(company=company, context_hash=current, domain=domain)[
+                    :5
+                ]
+            )
+            if error:
+                notices.append(f"Insights could not be made: {error}")
         services.present(rows=insights)
 
     health = None
@@ -50,7 +62,7 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
     except ProviderUnavailable as exc:
         notices.append(f"The health summary is unavailable: {exc.message}")
 
-    context_hash = context_hash or services.current_snapshot(company=company).context_hash
+    context_hash = context_hash or services.lookups_for(company).current_hash()
     return render(
         request,
         "recommendations/dashboard.html",

@@ -5,11 +5,14 @@ from tests.recommendations.builders import make_journey
 
 
 @pytest.fixture(autouse=True)
-def _fresh_throttle_counts():
-    # Throttle counts live in the cache, which outlives a test.
-    cache.clear()
+def _fresh_throttle_counts(django_db_blocker):
+    # Throttle counts live in the cache (a database table unless Redis is configured),
+    # which outlives a test.
+    with django_db_blocker.unblock():
+        cache.clear()
     yield
-    cache.clear()
+    with django_db_blocker.unblock():
+        cache.clear()
 
 
 @pytest.fixture

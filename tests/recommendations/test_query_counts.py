@@ -1,35 +1,60 @@
-"""Every list endpoint costs the same number of queries at 10 and at 200 rows."""
+"""Every list endpoint and the dashboard cost the same number of queries at 10 and at
+200 rows, and an API list at most 6, token authentication included (issue 11).
+
+Each figure is printed (`pytest -s`): the counts are in bench/README.md.
+"""
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
-from generation.hits import record_hit
+from deliverables.models import Workspace
 from recommendations import services
 from recommendations.lifecycle import Status
-from recommendations.models import JourneyStep, Recommendation, RecommendationEffectiveness
+from recommendations.models import (
+    HealthSummary,
+    JourneyStep,
+    Recommendation,
+    RecommendationEffectiveness,
+)
+from tests.deliverables.builders import give_current_displays, make_deliverables
 from tests.recommendations.builders import (
+    make_health,
     make_insight,
     make_journey,
     make_recommendation,
 )
 
+API_LIST_MAX = 6
 
-def count_queries(api, url) -> tuple[int, object]:
+
+@pytest.fixture
+def token_api(member):
+    """Authenticated as a real client is: the token is looked up by the request."""
+    token, _ = Token.objects.get_or_create(user=member.user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+def count_queries(client, url) -> tuple[int, object]:
     with CaptureQueriesContext(connection) as ctx:
-        response = api.get(url)
+        response = client.get(url)
     assert response.status_code == 200, response.content
-    return len(ctx.captured_queries), response
+    writes = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith("SELECT")]
+    return len(ctx.captured_queries), response, writes
 
 
-@pytest.fixture(autouse=True)
-def _hit_counter_rows(company):
-    """The day's first cache hit creates its counter row: make those rows beforehand so
-    both measurements are of the same steady state."""
-    for kind in ("recommendation", "insight", "health_summary"):
-        record_hit(kind=kind, company_id=company.pk)
+def check(name: str, counts: list[int], *, limit: int | None = API_LIST_MAX) -> None:
+    print(f"\nqueries per request, {name}: 10 rows {counts[0]}, 200 rows {counts[1]}")
+    assert counts[0] == counts[1], counts
+    if limit is not None:
+        assert counts[1] <= limit, counts
 
 
 def current_hash(company) -> str:
@@ -40,26 +65,30 @@ def make_steps(n: int) -> list[JourneyStep]:
     return make_journey(domains=max(1, n // 5), steps=min(n, 5))
 
 
+def recs_url(company, n: int) -> str:
+    return reverse("company-recommendations", args=[company.pk]) + f"?limit={n}"
+
+
 @pytest.mark.parametrize("status", [Status.FRESH, Status.ACTIVE])
-def test_recommendations_list_is_constant_in_queries(api, company, provider, status):
+def test_recommendations_list_is_constant_in_queries(token_api, company, provider, status):
     counts = []
     for n in (10, 200):
         steps = make_steps(n)
         context = current_hash(company)
         for step in steps:
             make_recommendation(company=company, context_hash=context, step=step, status=status)
-        queries, response = count_queries(
-            api, reverse("company-recommendations", args=[company.pk]) + f"?limit={n}"
-        )
+        queries, response, writes = count_queries(token_api, recs_url(company, n))
         assert len(response.json()) == n
+        # A read writes nothing but the once-in-a-lifetime fresh -> active edge.
+        assert len(writes) == (1 if status == Status.FRESH else 0), writes
         counts.append(queries)
         company.step_progress.all().delete()
         Recommendation.objects.all().delete()
-    assert counts[0] == counts[1]
+    check(f"recommendations ({status})", counts)
     assert provider.calls == 0
 
 
-def test_recommendations_with_fallback_rows_are_constant_in_queries(api, company, provider):
+def test_recommendations_with_fallback_rows_are_constant_in_queries(token_api, company, provider):
     counts = []
     for n in (10, 200):
         steps = make_steps(n)
@@ -73,47 +102,90 @@ def test_recommendations_with_fallback_rows_are_constant_in_queries(api, company
                 status=Status.ACTIVE,
                 started_at=timezone.now(),
             )
-        queries, response = count_queries(
-            api, reverse("company-recommendations", args=[company.pk]) + f"?limit={n}"
-        )
+        queries, response, writes = count_queries(token_api, recs_url(company, n))
         assert len(response.json()) == n and all(r["is_fallback"] for r in response.json())
+        assert writes == []
         counts.append(queries)
         Recommendation.objects.all().delete()
         JourneyStep.objects.all().delete()
-    assert counts[0] == counts[1]
+    check("recommendations (fallback rows)", counts)
     assert provider.calls == 0
 
 
-def test_insights_list_is_constant_in_queries(api, company, provider):
+def test_a_read_whose_rows_cover_every_step_never_enters_the_generation_path(
+    token_api, company, provider, monkeypatch
+):
+    steps = make_steps(3)
+    context = current_hash(company)
+    for step in steps:
+        make_recommendation(company=company, context_hash=context, step=step, status=Status.ACTIVE)
+
+    def no_generation(**kwargs):
+        raise AssertionError("entered the generation path")
+
+    monkeypatch.setattr(services, "_generate_recommendations", no_generation)
+    # Asks for more than there are steps: short of the limit, but nothing to make.
+    response = token_api.get(recs_url(company, 10))
+
+    assert response.status_code == 200
+    assert len(response.json()) == 3
+
+
+def test_insights_list_is_constant_in_queries(token_api, company, provider):
     counts = []
     for n in (10, 200):
         steps = make_journey(domains=1, steps=1)
         domain = steps[0].domain
         for _ in range(n):
-            make_insight(company=company, context_hash=current_hash(company), domain=domain)
-        queries, response = count_queries(
-            api,
+            make_insight(
+                company=company,
+                context_hash=current_hash(company),
+                domain=domain,
+                status=Status.ACTIVE,
+            )
+        queries, response, writes = count_queries(
+            token_api,
             reverse("company-insights", args=[company.pk]) + f"?domain={domain.pk}&page_size=200",
         )
         assert len(response.json()["results"]) == n
+        assert writes == []
         counts.append(queries)
-    assert counts[0] == counts[1]
+    check("insights", counts)
     assert provider.calls == 0
 
 
-def test_journey_is_constant_in_queries(api, company):
+def test_health_is_constant_in_queries(token_api, company, provider):
+    counts = []
+    for n in (10, 200):
+        make_steps(n)
+        context = current_hash(company)
+        HealthSummary.objects.all().delete()
+        for i in range(n):  # earlier summaries do not cost more
+            make_health(company=company, context_hash=f"{i:064d}", status=Status.STALE)
+        make_health(company=company, context_hash=context, status=Status.ACTIVE)
+        queries, _, writes = count_queries(token_api, reverse("company-health", args=[company.pk]))
+        assert writes == []
+        counts.append(queries)
+    check("health", counts)
+    assert provider.calls == 0
+
+
+def test_journey_is_constant_in_queries(token_api, company):
     counts = []
     for n in (10, 200):
         steps = make_steps(n)
         for step in steps[::2]:
             services.update_step_progress(company=company, step=step, status="completed")
-        queries, response = count_queries(api, reverse("company-journey", args=[company.pk]))
+        queries, response, writes = count_queries(
+            token_api, reverse("company-journey", args=[company.pk])
+        )
         assert sum(len(d["steps"]) for d in response.json()) >= n
+        assert writes == []
         counts.append(queries)
-    assert counts[0] == counts[1]
+    check("journey", counts)
 
 
-def test_effectiveness_list_is_constant_in_queries(api, company):
+def test_effectiveness_list_is_constant_in_queries(token_api, company):
     counts = []
     for n in (10, 200):
         steps = make_steps(n)
@@ -122,11 +194,68 @@ def test_effectiveness_list_is_constant_in_queries(api, company):
             RecommendationEffectiveness.objects.create(
                 recommendation=rec, company=company, was_started=True
             )
-        queries, response = count_queries(
-            api, reverse("company-effectiveness", args=[company.pk]) + "?page_size=200"
+        queries, response, _ = count_queries(
+            token_api, reverse("company-effectiveness", args=[company.pk]) + "?page_size=200"
         )
         assert len(response.json()["results"]) == min(
             200, RecommendationEffectiveness.objects.count()
         )
         counts.append(queries)
-    assert counts[0] == counts[1]
+    check("effectiveness", counts)
+
+
+def test_deliverables_list_is_constant_in_queries(token_api, company, provider):
+    counts = []
+    for n in (10, 200):
+        workspace = Workspace.objects.create(company=company, name=f"W{n}")
+        make_deliverables(workspace=workspace, count=n)
+        give_current_displays(workspace=workspace)
+        queries, response, writes = count_queries(
+            token_api, f"/api/workspaces/{workspace.pk}/deliverables/?page_size=200"
+        )
+        assert len(response.json()["results"]) == n
+        assert writes == []
+        counts.append(queries)
+    check("deliverables", counts)
+    assert provider.calls == 0
+
+
+def test_workspaces_list_is_constant_in_queries(token_api, company):
+    counts = []
+    for n in (10, 200):
+        Workspace.objects.bulk_create(
+            Workspace(company=company, name=f"W{n}-{i}")
+            for i in range(n - Workspace.objects.count())
+        )
+        queries, response, _ = count_queries(token_api, "/api/workspaces/?page_size=200")
+        assert len(response.json()["results"]) == n
+        counts.append(queries)
+    check("workspaces", counts)
+
+
+def test_dashboard_is_constant_in_queries(member, company, provider):
+    client = Client()
+    client.force_login(member.user)
+    counts = []
+    for n in (10, 200):
+        steps = make_steps(n)
+        context = current_hash(company)
+        for step in steps:
+            make_recommendation(
+                company=company, context_hash=context, step=step, status=Status.ACTIVE
+            )
+            make_insight(
+                company=company, context_hash=context, domain=step.domain, status=Status.ACTIVE
+            )
+        make_health(company=company, context_hash=context, status=Status.ACTIVE)
+        queries, response, writes = count_queries(
+            client, reverse("company-dashboard", args=[company.pk])
+        )
+        assert response.content.count(b"Recommendation ") >= 3
+        assert writes == []
+        counts.append(queries)
+        Recommendation.objects.all().delete()
+        HealthSummary.objects.all().delete()
+        company.step_progress.all().delete()
+    check("dashboard page (session auth)", counts, limit=None)
+    assert provider.calls == 0

@@ -4,6 +4,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from generation.errors import ProviderError
+from generation.hits import flush_now
 from generation.models import Generation
 from recommendations import services
 from recommendations.lifecycle import Status
@@ -76,17 +77,27 @@ def test_each_presentation_counts_and_only_the_first_is_new(api, company, steps,
 
     assert [r["times_presented"] for r in third] == [3, 3, 3]
     assert not any(r["is_new"] for r in third)
+    # The first showing (fresh -> active) is written at once, the others by the flush.
+    assert set(Recommendation.objects.values_list("times_presented", flat=True)) == {1}
+    flush_now()
     assert set(Recommendation.objects.values_list("times_presented", flat=True)) == {3}
 
 
-def test_presenting_a_page_is_one_update(api, company, steps, provider):
+def test_a_cached_read_writes_nothing_and_the_flush_writes_a_page_in_one_update(
+    api, company, steps, provider
+):
     api.get(recs_url(company))
 
     with CaptureQueriesContext(connection) as ctx:
         api.get(recs_url(company))
+        api.get(recs_url(company))
+    assert not [q for q in ctx.captured_queries if not q["sql"].startswith("SELECT")]
 
+    with CaptureQueriesContext(connection) as ctx:
+        flush_now()
     writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
     assert sum("recommendations_recommendation" in sql for sql in writes) == 1
+    assert set(Recommendation.objects.values_list("times_presented", flat=True)) == {3}
 
 
 def test_completing_a_step_changes_the_context_and_regenerates_once(api, company, steps, provider):
