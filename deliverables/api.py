@@ -5,7 +5,6 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from companies.permissions import CompanyScopedMixin, HasCompanyWriteRole
-from core.api import GenerationThrottleMixin
 from deliverables import selectors, services
 from deliverables.models import Deliverable, Workspace
 from deliverables.serializers import (
@@ -16,6 +15,7 @@ from deliverables.serializers import (
     DeliverableUpdateSerializer,
     WorkspaceSerializer,
 )
+from generation.throttles import GenerationThrottleMixin
 
 
 class WorkspaceListView(CompanyScopedMixin, generics.ListAPIView):

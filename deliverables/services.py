@@ -13,7 +13,6 @@ from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import pydantic
@@ -37,6 +36,7 @@ from generation.hits import record_hit
 from generation.models import IN_PROGRESS, Generation
 from generation.prompts import active_prompt, prompt_context_hash
 from generation.rendering import clean_html
+from generation.throttles import charge_generation
 
 logger = logging.getLogger(__name__)
 
@@ -165,11 +165,12 @@ def queue_transforms(*, deliverable_ids: list[int], force: bool = False) -> list
 
     The rows are claimed (status pending, queued_at now) in one conditional
     UPDATE under row locks, so two requests never queue the same deliverable.
+    After the commit their tasks are queued in one round trip to the broker
+    (tasks.enqueue_transforms); when that fails, the failure is logged and the
+    claims are released, so the next read queues them again.
     """
     if not deliverable_ids:
         return []
-    from django_q.tasks import async_task
-
     now = timezone.now()
     with transaction.atomic():
         claimable = list(
@@ -184,11 +185,52 @@ def queue_transforms(*, deliverable_ids: list[int], force: bool = False) -> list
         Deliverable.objects.filter(pk__in=claimable).update(
             content_transformation_status=TransformationStatus.PENDING, transform_queued_at=now
         )
-        for pk in claimable:
-            # robust: a broker failure is logged, not raised into the listing; the
-            # row stays pending until QUEUED_LEASE passes, then is queued again.
-            transaction.on_commit(partial(async_task, TASK, pk, force), robust=True)
+        if claimable:
+            transaction.on_commit(_enqueue_hook(sorted(claimable), force=force, queued_at=now))
     return claimable
+
+
+def _enqueue_hook(deliverable_ids: list[int], *, force: bool, queued_at):
+    """The on_commit hook that queues the claimed rows. It never raises: an error in a
+    hook would fail the request that committed and skip the hooks after it."""
+
+    def enqueue_claimed() -> None:
+        from deliverables import tasks
+
+        try:
+            tasks.enqueue_transforms(deliverable_ids, force=force)
+        except Exception:
+            logger.exception(
+                "could not queue %s deliverable transforms (%s...): claims released",
+                len(deliverable_ids),
+                deliverable_ids[:5],
+            )
+            _release_claims(deliverable_ids=deliverable_ids, queued_at=queued_at)
+
+    return enqueue_claimed
+
+
+def _release_claims(*, deliverable_ids: list[int], queued_at) -> None:
+    """Give back the claims this request made (not a later one's)."""
+    try:
+        Deliverable.objects.filter(
+            pk__in=deliverable_ids,
+            content_transformation_status=TransformationStatus.PENDING,
+            transform_queued_at=queued_at,
+        ).update(
+            content_transformation_status=Case(
+                When(display_content="", then=Value(TransformationStatus.NONE)),
+                When(
+                    display_source_hash=F("content_hash"),
+                    then=Value(TransformationStatus.SUCCESS),
+                ),
+                default=Value(TransformationStatus.STALE),
+            ),
+            transform_queued_at=None,
+        )
+    except Exception:
+        # The database is down too: the claims lapse after QUEUED_LEASE.
+        logger.exception("could not release %s deliverable claims", len(deliverable_ids))
 
 
 # --- the transformation ---------------------------------------------------------------
@@ -422,6 +464,8 @@ def _transform_or_queue(
             _mark_pending(by_id[job.deliverable_id], stats)
         else:
             free.append(job)
+    if free:
+        charge_generation()  # this request may call the model: throttled as such
     batch_size = max(settings.AI_TRANSFORM_MAX_BATCH, 0)
     batch, rest = free[:batch_size], free[batch_size:]
     if batch:

@@ -5,8 +5,10 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from deliverables.models import Deliverable
 from deliverables.services import KIND
+from generation.hits import flush_now
 from tests.builders import make_member
 from tests.deliverables.builders import (
+    give_current_displays,
     list_url,
     make_deliverables,
     make_workspace,
@@ -81,13 +83,31 @@ def test_put_is_not_allowed(api, workspace):
     assert response.status_code == 405
 
 
-@pytest.mark.django_db
-def test_the_list_endpoint_is_throttled(api, workspace, provider, monkeypatch):
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("transform_threads_finish")
+def test_the_list_endpoint_is_throttled_when_it_generates(api, workspace, provider, monkeypatch):
     monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"generation": "2/minute"})
 
-    codes = [api.get(list_url(workspace)).status_code for _ in range(3)]
+    codes = []
+    for _ in range(3):
+        make_deliverables(workspace=workspace, count=1)  # each read has one to transform
+        codes.append(api.get(list_url(workspace)).status_code)
 
     assert codes == [200, 200, 429]
+    assert provider.calls == 2
+    assert api.get(list_url(workspace)).headers["Retry-After"]
+
+
+@pytest.mark.django_db
+def test_a_list_served_from_stored_content_is_not_throttled(api, workspace, provider, monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"generation": "2/minute"})
+    make_deliverables(workspace=workspace, count=3)
+    give_current_displays(workspace=workspace)
+
+    codes = {api.get(list_url(workspace)).status_code for _ in range(10)}
+
+    assert codes == {200}
+    assert provider.calls == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -97,6 +117,7 @@ def test_usage_reports_the_listings_calls_and_cache_hits(api, workspace, provide
     api.get(list_url(workspace))  # 4 calls
     api.get(list_url(workspace))  # 4 hits
     api.get(list_url(workspace))  # 4 hits
+    flush_now()  # the hits are written by the process's next flush
     usage = api.get("/api/usage/", {"kind": KIND})
 
     assert usage.status_code == 200

@@ -106,3 +106,72 @@ def test_a_forced_retransform_calls_the_model_only_when_the_prompt_changed(
     assert provider.calls == 2
     deliverable.refresh_from_db()
     assert deliverable.content_transformation_status == TransformationStatus.SUCCESS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_hundred_new_deliverables_are_queued_in_one_insert(api, workspace, provider, settings):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    settings.AI_TRANSFORM_MAX_BATCH = 0
+    deliverables = make_deliverables(workspace=workspace, count=200)
+
+    with CaptureQueriesContext(connection) as ctx:
+        response = api.get(list_url(workspace), {"page_size": 200})
+
+    assert response.status_code == 200
+    assert response.json()["meta"]["cache"]["queued"] == 200
+    inserts = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("INSERT")]
+    assert len([sql for sql in inserts if "django_q_ormq" in sql]) == 1
+    assert _queued_ids() == [d.pk for d in deliverables]
+    assert provider.calls == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_enqueue_failure_is_logged_and_the_rows_are_released(
+    api, workspace, provider, settings, monkeypatch, caplog
+):
+    """Issue 12: a broker failure in the on_commit hook was logged through a
+    functools.partial (no __qualname__): the request failed with a 500, the other hooks
+    were skipped and the rows stayed pending for QUEUED_LEASE."""
+    settings.AI_TRANSFORM_MAX_BATCH = 0
+    deliverables = make_deliverables(workspace=workspace, count=3)
+
+    def broker_down(*args, **kwargs):
+        raise ConnectionError("broker unavailable")
+
+    monkeypatch.setattr("django_q.brokers.orm.ORM.enqueue", broker_down)
+    monkeypatch.setattr("django_q.models.OrmQ.objects.bulk_create", broker_down, raising=False)
+    monkeypatch.setattr("django.db.models.query.QuerySet.bulk_create", _fail_for_ormq(broker_down))
+
+    response = api.get(list_url(workspace))
+
+    assert response.status_code == 200
+    assert "could not queue 3 deliverable transforms" in caplog.text
+    statuses = set(
+        Deliverable.objects.filter(pk__in=[d.pk for d in deliverables]).values_list(
+            "content_transformation_status", "transform_queued_at"
+        )
+    )
+    assert statuses == {(TransformationStatus.NONE, None)}
+    assert not OrmQ.objects.exists()
+
+    # The broker is back: the next read queues them.
+    monkeypatch.undo()
+    settings.AI_TRANSFORM_MAX_BATCH = 0
+    again = api.get(list_url(workspace))
+    assert again.json()["meta"]["cache"]["queued"] == 3
+    assert _queued_ids() == [d.pk for d in deliverables]
+
+
+def _fail_for_ormq(fail):
+    from django.db.models.query import QuerySet
+
+    original = QuerySet.bulk_create
+
+    def bulk_create(self, objs, *args, **kwargs):
+        if self.model is OrmQ:
+            fail()
+        return original(self, objs, *args, **kwargs)
+
+    return bulk_create
