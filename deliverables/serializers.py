@@ -1,4 +1,5 @@
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from rest_framework import serializers
@@ -10,6 +11,7 @@ from deliverables.models import (
     TransformationStatus,
     Workspace,
 )
+from generation.rendering import render_markdown
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -42,6 +44,25 @@ class DeliverablePageQuerySerializer(serializers.Serializer):
         return {"after": attrs.get("after"), "limit": attrs["page_size"]}
 
 
+@lru_cache(maxsize=2048)
+def _markdown_as_html(text: str) -> str:
+    return render_markdown(text)
+
+
+def display_html(content: str, display_format: str) -> str:
+    """The display as HTML an API client may insert as it is: markdown rendered and
+    cleaned (model output is untrusted, <script> and event handlers go); an HTML
+    display was cleaned before it was stored."""
+    if not content:
+        return ""
+    if display_format == DisplayFormat.HTML:
+        return content
+    return _markdown_as_html(content)
+
+
+DISPLAY_HTML_HELP = "The display as cleaned HTML, safe to insert into a page whatever its format."
+
+
 class DeliverableListSerializer(serializers.Serializer):
     """One listed deliverable, from a row dict of selectors.deliverable_page.
 
@@ -56,6 +77,7 @@ class DeliverableListSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DeliverableStatus.choices, read_only=True)
     display_content = serializers.CharField(read_only=True)
     display_format = serializers.ChoiceField(choices=DisplayFormat.choices, read_only=True)
+    display_html = serializers.CharField(read_only=True, help_text=DISPLAY_HTML_HELP)
     transformation_timestamp = serializers.DateTimeField(read_only=True, allow_null=True)
     content_transformation_status = serializers.ChoiceField(
         choices=TransformationStatus.choices, read_only=True
@@ -72,6 +94,7 @@ class DeliverableListSerializer(serializers.Serializer):
             "status": row["status"],
             "display_content": row["display_content"],
             "display_format": row["display_format"],
+            "display_html": display_html(row["display_content"], row["display_format"]),
             "transformation_timestamp": _iso(row["transformation_timestamp"]),
             "content_transformation_status": row["content_transformation_status"],
             "display_quality_score": row["display_quality_score"],
@@ -106,6 +129,11 @@ class DeliverableListResponseSerializer(serializers.Serializer):
 class DeliverableSerializer(serializers.ModelSerializer):
     """One deliverable with its raw content."""
 
+    display_html = serializers.SerializerMethodField(help_text=DISPLAY_HTML_HELP)
+
+    def get_display_html(self, deliverable: Deliverable) -> str:
+        return display_html(deliverable.display_content, deliverable.display_format)
+
     class Meta:
         model = Deliverable
         fields = [
@@ -116,6 +144,7 @@ class DeliverableSerializer(serializers.ModelSerializer):
             "content",
             "display_content",
             "display_format",
+            "display_html",
             "transformation_timestamp",
             "content_transformation_status",
             "display_quality_score",

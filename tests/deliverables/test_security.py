@@ -89,3 +89,22 @@ def test_a_dirty_stored_display_is_cleaned_again_when_rendered(member, workspace
     assert "Body text" in page
     for marker in DANGEROUS:
         assert marker not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_clients_get_a_markdown_display_as_cleaned_html(
+    api, member, workspace, provider, monkeypatch
+):
+    markdown = "## Plan\n\n- **first**\n\n<script>alert('x')</script>\n\n[go](javascript:alert(3))"
+    _model_answers(monkeypatch, display_content=markdown, display_format="markdown")
+    deliverable = make_deliverables(workspace=workspace, count=1)[0]
+
+    listed = api.get(list_url(workspace)).json()["results"][0]
+    detail = api.get(f"/api/deliverables/{deliverable.pk}/").json()
+
+    for shown in (listed, detail):
+        assert shown["display_format"] == "markdown"
+        assert "<h2>Plan</h2>" in shown["display_html"]
+        assert "<strong>first</strong>" in shown["display_html"]
+        for marker in DANGEROUS:
+            assert marker not in shown["display_html"]
