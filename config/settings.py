@@ -256,7 +256,7 @@ OPENAI_MODEL = env("OPENAI_MODEL", default="gpt-4o-mini")
 # "openai" or "offline"; offline is the default whenever no key is set.
 EVERGREEN_PROVIDER = env("EVERGREEN_PROVIDER", default="openai" if OPENAI_API_KEY else "offline")
 
-# Retry policy for provider calls (DESIGN.md "Providers and retries").
+# Retry policy for provider calls: transient failures only (generation/retry.py).
 EVERGREEN_RETRY = {
     "max_attempts": env.int("RETRY_MAX_ATTEMPTS", default=4),
     "base_delay": env.float("RETRY_BASE_DELAY", default=0.5),
@@ -319,7 +319,7 @@ EVERGREEN_MODEL_PRICES = {
     "offline": (Decimal("0"), Decimal("0")),
 }
 
-# Content lifetimes (DESIGN.md "Lifecycle").
+# Content lifetimes (docs/recommendations.md).
 EVERGREEN_EXPIRY = {
     "recommendation": timedelta(days=env.int("RECOMMENDATION_TTL_DAYS", default=14)),
     "insight": timedelta(days=env.int("INSIGHT_TTL_DAYS", default=30)),
@@ -341,12 +341,12 @@ LOGGING = {
     },
 }
 
-# Deliverables (seed 000): transform at most this many per request, each under
+# Deliverables (docs/deliverables.md): transform at most this many per request, each under
 # this many seconds; the rest are queued.
 AI_TRANSFORM_MAX_BATCH = env.int("AI_TRANSFORM_MAX_BATCH", default=5)
 AI_TRANSFORM_TIMEOUT = env.float("AI_TRANSFORM_TIMEOUT", default=10.0)
 
-# Recommendations (seed 003): how many to show, and the maintenance batch size.
+# Recommendations (docs/recommendations.md): how many to show, and the maintenance batch size.
 RECOMMENDATIONS_DEFAULT_LIMIT = env.int("RECOMMENDATIONS_DEFAULT_LIMIT", default=3)
 MAINTENANCE_BATCH_SIZE = env.int("MAINTENANCE_BATCH_SIZE", default=1000)
 

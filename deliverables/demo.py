@@ -1,4 +1,4 @@
-"""Demo data for this app, loaded by `manage.py load_demo`: the seed's workspace of
+"""Demo data for this app, loaded by `manage.py load_demo`: a workspace of
 17 completed deliverables (their displays are made on the first read)."""
 
 from deliverables.models import Deliverable, DeliverableStatus, Workspace

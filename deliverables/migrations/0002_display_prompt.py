@@ -30,7 +30,7 @@ def create_prompt(apps, schema_editor):
         output_schema="deliverable_display",
         temperature=0.2,
         is_active=True,
-        notes="Seed 000: one call per deliverable, stored and served from the database.",
+        notes="One call per deliverable, stored and served from the database.",
     )
 
 

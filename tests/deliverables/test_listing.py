@@ -1,4 +1,4 @@
-"""The cache-first listing: one provider call per deliverable, once (seed 000)."""
+"""The cache-first listing: one provider call per deliverable, once."""
 
 import json
 import sys

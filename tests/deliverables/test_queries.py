@@ -1,4 +1,4 @@
-"""The seed-001 lessons: a constant number of queries, the workspace fetched once."""
+"""A constant number of queries per listing, the workspace fetched once."""
 
 import pytest
 from django.db import connection
