@@ -362,3 +362,7 @@ REVIEWS_MAX_CONCURRENCY = env.int("REVIEWS_MAX_CONCURRENCY", default=5)
 REVIEWS_LEASE_SECONDS = env.int("REVIEWS_LEASE_SECONDS", default=120)
 REVIEWS_MAX_WAIT_SECONDS = env.float("REVIEWS_MAX_WAIT_SECONDS", default=30.0)
 REVIEWS_MAX_RECOVERIES = env.int("REVIEWS_MAX_RECOVERIES", default=3)
+# A run's "status" enum gets its own name in the OpenAPI schema.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"]["ReviewRunStatusEnum"] = (
+    "reviews.lifecycle.RunStatus.choices"
+)

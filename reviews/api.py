@@ -6,7 +6,7 @@ import time
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, status
+from rest_framework import exceptions, generics, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -74,8 +74,9 @@ def _respond(request, run: Run, *, created: bool) -> Response:
     return Response(data, status=code, headers=headers)
 
 
-class RunListCreateView(GenerationThrottleMixin, APIView):
-    throttle_scope = "generation"
+class RunListCreateView(GenerationThrottleMixin, generics.ListAPIView):
+    serializer_class = RunSummarySerializer
+    pagination_class = Pagination
 
     def get_throttles(self):
         # Reading the list costs no model call: only POST is throttled.
@@ -83,16 +84,20 @@ class RunListCreateView(GenerationThrottleMixin, APIView):
 
     @extend_schema(
         parameters=[RunQuerySerializer],
-        responses={200: RunSummarySerializer(many=True), **ERRORS},
+        responses={
+            200: RunSummarySerializer(many=True),
+            400: ErrorSerializer,
+            401: ErrorSerializer,
+        },
         summary="The review runs of your companies, newest first (paginated)",
     )
-    def get(self, request):
-        query = RunQuerySerializer(data=request.query_params)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        query = RunQuerySerializer(data=self.request.query_params)
         query.is_valid(raise_exception=True)
-        runs = selectors.run_list(user=request.user, **query.validated_data)
-        paginator = Pagination()
-        page = paginator.paginate_queryset(runs, request, view=self)
-        return paginator.get_paginated_response(RunSummarySerializer(page, many=True).data)
+        return selectors.run_list(user=self.request.user, **query.validated_data)
 
     @extend_schema(
         request=RunCreateSerializer,
