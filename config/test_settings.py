@@ -7,4 +7,4 @@ import os
 
 os.environ.setdefault("EVERGREEN_MODE", "development")
 
-from config.settings import *  # noqa: E402,F403
+from config.settings import *  # noqa: F403
