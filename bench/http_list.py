@@ -1,0 +1,160 @@
+"""HTTP requests per second of the deliverables list under uvicorn, against a bare
+DRF ListAPIView of the same rows built here (bench/urls.py), same server, same run.
+
+    .venv/bin/python -m bench.http_list [--seconds 10] [--rounds 3] [--workers 2]
+
+wrk (apt-get install wrk), 16 connections, `--seconds` each, the two endpoints
+interleaved `--rounds` times, with the Authorization header of a real token. Run
+once with the psycopg pool (the default) and once without (DB_POOL=false,
+CONN_MAX_AGE=0: a new connection per request). Goal: listing / bare >= 1.2x.
+"""
+
+import argparse
+import contextlib
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+from bench import common
+
+
+def _port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _serve(url: str, workers: int, env: dict[str, str]):
+    import os
+
+    port = _port()
+    child = dict(os.environ)
+    child.update(
+        DATABASE_URL=url,
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        EVERGREEN_MODE=os.environ.get("EVERGREEN_MODE", "development"),
+        DEBUG="False",
+        EVERGREEN_PROVIDER="offline",
+        GENERATION_THROTTLE_RATE="1000000/minute",
+        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(common.ROOT),
+        **env,
+    )
+    log = Path(tempfile.mkstemp(prefix="bench-http-", suffix=".log")[1])
+    args = [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1"]
+    args += ["--port", str(port), "--workers", str(workers), "--lifespan", "off"]
+    args += ["--no-access-log"]
+    proc = subprocess.Popen(
+        args,
+        cwd=common.ROOT,
+        env=child,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/health/", timeout=2)
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(log.read_text()[-3000:]) from None
+            time.sleep(0.2)
+    return proc, base, log
+
+
+def _stop(proc) -> None:
+    import os
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _wrk(url: str, token: str, seconds: int) -> float:
+    out = subprocess.run(
+        ["wrk", "-t2", "-c16", f"-d{seconds}s", "-H", f"Authorization: Token {token}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"{non2xx.group(1)} failed responses from {url}:\n{out}")
+    return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+
+def run(seconds: int, rounds: int, workers: int) -> list[dict]:
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install -y wrk")
+    url = common.bench_url()
+    common.recreate(url)
+    try:
+        common.setup_django(url)
+        data = common.make_data()
+        from django.db import connections
+
+        connections.close_all()
+        results = []
+        for label, env in (
+            ("pool", {"DB_POOL": "true"}),
+            ("no pool", {"DB_POOL": "false", "CONN_MAX_AGE": "0"}),
+        ):
+            proc, base, log = _serve(url, workers, env)
+            try:
+                pk = data["workspace"].pk
+                api = f"{base}/api/workspaces/{pk}/deliverables/?page_size=50"
+                bare = f"{base}/bench/bare/{pk}/?page_size=50"
+                _wrk(api, data["token"], 2)  # warm-up
+                _wrk(bare, data["token"], 2)
+                api_rps, bare_rps = [], []
+                for _ in range(rounds):
+                    api_rps.append(_wrk(api, data["token"], seconds))
+                    bare_rps.append(_wrk(bare, data["token"], seconds))
+            finally:
+                _stop(proc)
+                log.unlink(missing_ok=True)
+            results.append(
+                {
+                    "connections": label,
+                    "api_rps": statistics.median(api_rps),
+                    "bare_rps": statistics.median(bare_rps),
+                    "ratio": statistics.median(
+                        a / b for a, b in zip(api_rps, bare_rps, strict=True)
+                    ),
+                }
+            )
+        return results
+    finally:
+        common.recreate(url, drop_only=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    for row in run(args.seconds, args.rounds, args.workers):
+        print(
+            f"{row['connections']:<8} listing {row['api_rps']:7.1f} req/s  "
+            f"bare ListAPIView {row['bare_rps']:7.1f} req/s  ratio {row['ratio']:.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()

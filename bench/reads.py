@@ -1,0 +1,197 @@
+"""In-process whole view against a raw psycopg floor, for each cached read (issue 11).
+
+    .venv/bin/python -m bench.reads [--iterations 200] [--rounds 3]
+
+Each read goes through Django's test Client with the whole stack a real request
+pays: middleware, token authentication (the dashboard: a session), the company
+and membership lookups, selection, serialization, rendering, and anything the read
+writes. The floor, in the same run, is a psycopg connection (dict rows) running
+ONE query that fetches exactly the columns the API returns for the same rows, then
+json.dumps. Rounds are interleaved (view, floor, view, floor ...); the ratio of a
+round is median(view) / median(floor); the figure is the median of the rounds.
+Goal: <= 2.5x for every read.
+"""
+
+import argparse
+import json
+import statistics
+
+from bench import common
+
+REC_COLUMNS = (
+    "r.id, r.content, r.status, r.context_hash, r.prompt_version, r.model, r.provider, "
+    "r.generated_at, r.expires_at, r.last_presented_at, r.times_presented, r.started_at, "
+    "r.completed_at, r.user_feedback, s.id AS step_id, s.slug AS step_slug, "
+    "s.name AS step_name, d.slug AS domain_slug"
+)
+CONTENT_COLUMNS = (
+    "status, context_hash, prompt_version, model, provider, generated_at, expires_at, "
+    "last_presented_at, times_presented"
+)
+
+
+def floors(data) -> dict[str, tuple[str, tuple]]:
+    company = data["company"].pk
+    live = "('fresh', 'active')"
+    recs = (
+        f"SELECT {REC_COLUMNS} FROM recommendations_recommendation r "
+        "LEFT JOIN recommendations_journeystep s ON s.id = r.step_id "
+        "LEFT JOIN recommendations_journeydomain d ON d.id = s.domain_id "
+        f"WHERE r.company_id = %s AND r.status IN {live} "
+        "ORDER BY r.generated_at DESC, r.id DESC LIMIT %s"
+    )
+    insights = (
+        "SELECT i.id, d.slug AS domain, i.step_id, i.content, i.author_profile, "
+        f"i.relevance_score, i.{CONTENT_COLUMNS.replace(', ', ', i.')} "
+        "FROM recommendations_insight i LEFT JOIN recommendations_journeydomain d "
+        "ON d.id = i.domain_id "
+        f"WHERE i.company_id = %s AND i.domain_id = %s AND i.status IN {live} "
+        "ORDER BY i.relevance_score DESC, i.id DESC LIMIT 50"
+    )
+    health = (
+        f"SELECT id, content, {CONTENT_COLUMNS} FROM recommendations_healthsummary "
+        f"WHERE company_id = %s AND status IN {live} ORDER BY generated_at DESC LIMIT 1"
+    )
+    journey = (
+        'SELECT d.id, d.slug, d.name, d."order", dp.maturity_level, s.id AS step_id, '
+        's.slug AS step_slug, s.name AS step_name, s."order" AS step_order, p.status, '
+        "p.started_at, p.completed_at FROM recommendations_journeydomain d "
+        "JOIN recommendations_journeystep s ON s.domain_id = d.id "
+        "LEFT JOIN recommendations_companystepprogress p "
+        "ON p.step_id = s.id AND p.company_id = %s "
+        "LEFT JOIN recommendations_companydomainprogress dp "
+        "ON dp.domain_id = d.id AND dp.company_id = %s "
+        'ORDER BY d."order", d.id, s."order", s.id'
+    )
+    deliverables = (
+        "SELECT id, title, status, display_content, display_format, "
+        "transformation_timestamp, content_transformation_status, display_quality_score, "
+        "ai_confidence, auto_display_generated, updated_at FROM deliverables_deliverable "
+        "WHERE workspace_id = %s ORDER BY id LIMIT 50"
+    )
+    n = data["recommendations"]
+    return {
+        "deliverables page of 50": [(deliverables, (data["workspace"].pk,))],
+        "recommendations": [(recs, (company, n))],
+        "insights": [(insights, (company, data["focus_domain"].pk))],
+        "health": [(health, (company,))],
+        "journey": [(journey, (company, company))],
+        # The dashboard shows these four: the floor fetches them, one query each.
+        "dashboard page": [
+            (journey, (company, company)),
+            (recs, (company, 3)),
+            (insights.replace("LIMIT 50", "LIMIT 5"), (company, data["focus_domain"].pk)),
+            (health, (company,)),
+        ],
+    }
+
+
+def run(iterations: int, rounds: int) -> list[dict]:
+    url = common.bench_url()
+    common.recreate(url)
+    try:
+        common.setup_django(url)
+        return _run(url, iterations, rounds)
+    finally:
+        common.recreate(url, drop_only=True)
+
+
+def _run(url: str, iterations: int, rounds: int) -> list[dict]:
+    import psycopg
+    from django.test import Client
+    from django.urls import reverse
+    from psycopg.rows import dict_row
+
+    from generation.hits import discard_pending
+
+    common.quiet_logs()
+    data = common.make_data()
+    company = data["company"]
+    api = Client(HTTP_AUTHORIZATION=f"Token {data['token']}")
+    page = Client()
+    page.force_login(data["user"])
+    views = {
+        "deliverables page of 50": (
+            api,
+            f"/api/workspaces/{data['workspace'].pk}/deliverables/?page_size=50",
+        ),
+        "recommendations": (
+            api,
+            reverse("company-recommendations", args=[company.pk])
+            + f"?limit={data['recommendations']}",
+        ),
+        "insights": (
+            api,
+            reverse("company-insights", args=[company.pk])
+            + f"?domain={data['focus_domain'].pk}&page_size=50",
+        ),
+        "health": (api, reverse("company-health", args=[company.pk])),
+        "journey": (api, reverse("company-journey", args=[company.pk])),
+        "dashboard page": (page, reverse("company-dashboard", args=[company.pk])),
+    }
+    raw = psycopg.connect(url, autocommit=True, row_factory=dict_row)
+    floor_queries = floors(data)
+
+    def view_of(name):
+        client, path = views[name]
+
+        def view():
+            response = client.get(path)
+            assert response.status_code == 200, response.content[:500]
+            return response.content
+
+        return view
+
+    def floor_of(name):
+        def floor():
+            fetched = []
+            with raw.cursor() as cursor:
+                for sql, params in floor_queries[name]:
+                    cursor.execute(sql, params)
+                    fetched.append(cursor.fetchall())
+            return json.dumps(fetched, default=str).encode()
+
+        return floor
+
+    results = []
+    for name in views:
+        view, floor = view_of(name), floor_of(name)
+        for _ in range(max(20, iterations // 10)):  # warm-up
+            view()
+            floor()
+        ratios, view_ms, floor_ms = [], [], []
+        for _ in range(rounds):
+            view_samples, floor_samples = [], []
+            for _ in range(iterations):
+                view_samples += common.timed(view, 1)
+                floor_samples += common.timed(floor, 1)
+            view_ms.append(common.median_ms(view_samples))
+            floor_ms.append(common.median_ms(floor_samples))
+            ratios.append(view_ms[-1] / floor_ms[-1])
+            discard_pending()  # the counts are not what is measured here
+        results.append(
+            {
+                "read": name,
+                "view_ms": statistics.median(view_ms),
+                "floor_ms": statistics.median(floor_ms),
+                "ratio": statistics.median(ratios),
+            }
+        )
+    raw.close()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    for row in run(args.iterations, args.rounds):
+        print(
+            f"{row['read']:<26} view {row['view_ms']:7.3f} ms  floor {row['floor_ms']:6.3f} ms"
+            f"  ratio {row['ratio']:5.2f}x"
+        )
+
+
+if __name__ == "__main__":
+    main()
