@@ -96,6 +96,7 @@ def get_or_generate(
     ttl: timedelta | None = None,
     on_result: Callable[[Generation], None] | None = None,
     on_stale: Callable[[Generation], None] | None = None,
+    retry: RetryPolicy | None = None,
 ) -> GenerationResult:
     """Return the artefact for (kind, scope, inputs under the active prompt), making it
     at most once.
@@ -104,6 +105,8 @@ def get_or_generate(
     caller's domain row is committed together with the artefact and its log.
     `ttl` makes completed content expire: it is then served as stale while a
     background task regenerates it (or `on_stale` is called instead).
+    `retry` replaces the project's retry policy for this call (its attempts and
+    backoff; keep its total_timeout within the lease).
     """
     prompt = active_prompt(key=prompt_key)
     key = prompt_context_hash(prompt=prompt, inputs=inputs)
@@ -117,6 +120,7 @@ def get_or_generate(
         stream=stream,
         ttl=ttl,
         on_result=on_result,
+        retry=retry,
     )
     generation = Generation.objects.filter(kind=kind, scope=scope, context_hash=key).first()
     if generation is not None and generation.status == GenerationStatus.COMPLETED:
@@ -135,6 +139,7 @@ class _Job:
     stream: bool
     ttl: timedelta | None
     on_result: Callable[[Generation], None] | None
+    retry: RetryPolicy | None = None
 
 
 def _serve_completed(job, generation, source, on_stale) -> GenerationResult:
@@ -294,7 +299,7 @@ def _produce(job: _Job, generation: Generation, owner: str) -> GenerationResult:
 
 def _call_provider(job: _Job, generation: Generation, provider) -> tuple[ProviderResult, int]:
     instructions, text = render_prompt(prompt=job.prompt, inputs=job.inputs)
-    policy = RetryPolicy.from_settings()
+    policy = job.retry or RetryPolicy.from_settings()
     request_timeout = settings.EVERGREEN_RETRY["request_timeout"]
     # Every attempt must end inside the total cap: the claim's lease is sized
     # for it, and an owner still running past its lease invites a second call.

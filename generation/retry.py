@@ -20,6 +20,8 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 8.0
     total_timeout: float = 60.0
+    # Each retry waits up to base_delay * multiplier ** (attempt - 1), capped at max_delay.
+    multiplier: float = 2.0
     # A schema failure may be the model's bad luck: one more try, not more.
     max_invalid_output_retries: int = 1
 
@@ -34,8 +36,8 @@ class RetryPolicy:
         )
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
-        """Full jitter: uniform in [0, min(max_delay, base * 2**(attempt-1))]."""
-        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        """Full jitter: uniform in [0, min(max_delay, base * multiplier**(attempt-1))]."""
+        ceiling = min(self.max_delay, self.base_delay * (self.multiplier ** (attempt - 1)))
         return (rng or random).uniform(0, ceiling)
 
 

@@ -1,9 +1,11 @@
 """The reviews settings, their allowed ranges, and the startup check that enforces them."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from django.conf import settings
 from django.core import checks
+
+from generation.retry import RetryPolicy
 
 # setting name -> (low, high), inclusive.
 RANGES: dict[str, tuple[float, float]] = {
@@ -36,6 +38,18 @@ class RetrySettings:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def policy(self) -> RetryPolicy:
+        """The generation retry policy for one persona's review: transient errors only,
+        within the project's total time cap (which the claim's lease is sized for)."""
+        project = RetryPolicy.from_settings()
+        return replace(
+            project,
+            max_attempts=self.max_retries + 1,
+            base_delay=self.initial_backoff,
+            multiplier=self.multiplier,
+            max_delay=max(project.max_delay, self.initial_backoff),
+        )
 
 
 def check_settings(app_configs=None, **kwargs) -> list[checks.CheckMessage]:

@@ -535,6 +535,13 @@ def _review_in_thread(run: Run, persona: Persona, proposal: dict) -> dict | None
         connection.close()  # this thread's connection: back to the pool, or closed
 
 
+def _retry_policy(run: Run):
+    """The retry settings the run was created with (kept in its parameters)."""
+    stored = (run.parameters or {}).get("retry")
+    settings_ = RetrySettings(**stored) if stored else RetrySettings.current()
+    return settings_.policy()
+
+
 def review_persona(*, run: Run, persona: Persona, proposal: dict) -> dict | None:
     """One persona's review, committed with its event. Returns the failure, or None."""
     inputs = persona_inputs(persona=persona, proposal=proposal)
@@ -548,6 +555,7 @@ def review_persona(*, run: Run, persona: Persona, proposal: dict) -> dict | None
             prompt_key=persona.prompt_key,
             inputs=inputs,
             company_id=run.company_id,
+            retry=_retry_policy(run),
         )
         parsed = PersonaReviewOutput.model_validate(result.content)
     except StepFailed as exc:

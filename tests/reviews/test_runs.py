@@ -217,3 +217,18 @@ def test_post_can_wait_for_the_result(api, fake_openai, monkeypatch):
     assert response.status_code == 200
     assert response.json()["status"] == "completed"
     assert len(response.json()["reviews"]) == 5
+
+
+def test_a_persona_gets_at_most_its_configured_retries(api, fake_openai, settings, personas):
+    settings.REVIEWS_MAX_CONCURRENCY = 1
+    settings.REVIEWS_MAX_RETRIES_PER_PERSONA = 1
+    settings.REVIEWS_RETRY_INITIAL_BACKOFF_SECONDS = 0.1
+    fake_openai.delay(0).fail(429, times=3)  # expand, then the architect: 429 x 3
+    run_id = _post(api, {"idea": "Usage-based pricing"}).json()["id"]
+
+    assert tasks.execute_run(run_id) == "failed"
+
+    run = Run.objects.get(pk=run_id)
+    assert run.parameters["retry"]["max_retries"] == 1
+    assert run.error["persona"] == "architect"
+    assert run.error["attempt_count"] == 2  # the first attempt and one retry
