@@ -19,3 +19,16 @@ class StepFailed(Exception):
     def __init__(self, error: dict) -> None:
         super().__init__(error.get("message", ""))
         self.error = error
+
+
+# Keys of a run's error JSON kept for the admin and the log, never shown to companies.
+PRIVATE_KEYS = frozenset({"provider_error"})
+
+
+def public(data):
+    """`data` without the private keys, at any depth (errors nest per persona)."""
+    if isinstance(data, dict):
+        return {k: public(v) for k, v in data.items() if k not in PRIVATE_KEYS}
+    if isinstance(data, list):
+        return [public(v) for v in data]
+    return data

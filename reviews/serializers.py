@@ -2,6 +2,7 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from reviews.errors import public
 from reviews.lifecycle import RunStatus, RunType
 from reviews.models import Decision, PersonaReview, ProposalVersion, Run
 
@@ -121,6 +122,9 @@ class RunSerializer(RunSummarySerializer):
     """The whole state of a run at any moment, partial results included."""
 
     events_url = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField(
+        help_text="Why the run failed: step, persona, code, message, attempt_count."
+    )
     proposal = serializers.SerializerMethodField()
     reviews = PersonaReviewSerializer(many=True, read_only=True)
     decision = serializers.SerializerMethodField()
@@ -142,6 +146,11 @@ class RunSerializer(RunSummarySerializer):
 
     def get_events_url(self, run) -> str:
         return reverse("review-run-events", args=[run.pk])
+
+    @extend_schema_field(serializers.JSONField(allow_null=True))
+    def get_error(self, run) -> dict | None:
+        # The provider's own error text stays in the admin and the log.
+        return public(run.error) if run.error else run.error
 
     @extend_schema_field(ProposalSerializer(allow_null=True))
     def get_proposal(self, run) -> dict | None:

@@ -17,6 +17,7 @@ from companies.selectors import companies_for
 from generation.sse import authorize, event_stream_response, follow, last_event_id
 from generation.streams import StreamEvent
 from reviews import selectors
+from reviews.errors import public
 from reviews.lifecycle import TERMINAL
 from reviews.models import Run, RunEvent
 from reviews.services import run_key
@@ -28,7 +29,7 @@ def event_payload(event: RunEvent) -> dict:
         "step": event.step,
         "persona": event.persona_key or None,
         "at": event.created_at,
-        **event.data,
+        **public(event.data),
     }
 
 

@@ -232,3 +232,17 @@ def test_a_persona_gets_at_most_its_configured_retries(api, fake_openai, setting
     assert run.parameters["retry"]["max_retries"] == 1
     assert run.error["persona"] == "architect"
     assert run.error["attempt_count"] == 2  # the first attempt and one retry
+
+
+def test_the_api_does_not_show_the_providers_own_error_text(api, fake_openai, personas):
+    fake_openai.delay(0).fail(401, times=None)  # expand succeeds, every review is refused
+    run_id = _post(api, {"idea": "Partner portal"}).json()["id"]
+    tasks.execute_run(run_id)
+
+    body = api.get(f"{RUNS_URL}{run_id}/").json()
+
+    assert body["status"] == "failed"
+    assert body["error"]["step"] == "review"
+    assert "provider_error" not in body["error"]
+    assert "API key" not in json.dumps(body)
+    assert "401" in Run.objects.get(pk=run_id).error["provider_error"]  # kept for the admin
