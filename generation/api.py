@@ -13,6 +13,7 @@ from core.api import ErrorSerializer
 from generation.models import Generation
 from generation.selectors import usage_report
 from generation.serializers import GenerationSerializer, UsageQuerySerializer, UsageSerializer
+from generation.usage_sections import figures_for
 
 logger = logging.getLogger(__name__)
 
@@ -76,4 +77,8 @@ class UsageView(APIView):
             until=params["until"],
             kind=params.get("kind") or None,
         )
+        report["sections"] = {
+            s.name: s.figures
+            for s in figures_for(user=request.user, since=params["since"], until=params["until"])
+        }
         return Response(UsageSerializer(report).data)

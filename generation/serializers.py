@@ -107,3 +107,8 @@ class UsageSerializer(serializers.Serializer):
     until = serializers.DateField()
     rows = UsageRowSerializer(many=True)
     totals = UsageFiguresSerializer()
+    sections = serializers.DictField(
+        child=serializers.JSONField(),
+        help_text="Figures other apps add, by name (reviews: runs, failure rate, duration "
+        "p50/p95 and provider calls per run, per day and in total; over all your companies).",
+    )

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from companies.selectors import companies_for
 from generation.selectors import DEFAULT_DAYS, usage_by_day, usage_report
+from generation.usage_sections import figures_for
 
 CHART_WIDTH = 600
 CHART_HEIGHT = 120
@@ -62,5 +63,6 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "days": days,
         "charts": [_chart(days, *chart) for chart in CHARTS],
         "several_companies": len({row["company"] for row in report["rows"]}) > 1,
+        "sections": figures_for(user=request.user, since=since, until=until),
     }
     return render(request, "generation/usage.html", context)

@@ -13,6 +13,12 @@ class ReviewsConfig(AppConfig):
 
         for name, schema in SCHEMAS.items():
             register_schema(name, schema)
+        from generation.usage_sections import UsageSection, register
+        from reviews.selectors import metrics
+
+        register(
+            UsageSection(name="reviews", figures=metrics, template="reviews/usage_section.html")
+        )
         # Every process (web, worker, manage.py) refuses to start with a setting out of
         # range, not only the ones that run the system checks.
         errors = check_settings()

@@ -169,3 +169,22 @@ def test_retry_settings_out_of_range_stop_the_process_with_a_clear_message(setti
     assert "REVIEWS_RETRY_BACKOFF_MULTIPLIER is 0.5; it must be a number between 1 and 10" in (
         result.stderr
     )
+
+
+def test_review_metrics_are_in_the_usage_report_and_on_the_usage_page(api, member):
+    from django.test import Client
+
+    failed = start_run(member=member)
+    Run.objects.filter(pk=failed.pk).update(status=RunStatus.FAILED, provider_calls=2)
+
+    usage = api.get("/api/usage/").json()
+
+    reviews = usage["sections"]["reviews"]
+    assert reviews["total"]["runs"] == 1
+    assert reviews["total"]["failed"] == 1
+    assert reviews["total"]["calls_per_run"] == 2.0
+    client = Client()
+    client.force_login(member.user)
+    page = client.get("/usage/").content.decode()
+    assert "Review runs" in page
+    assert "calls / run" in page

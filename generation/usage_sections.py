@@ -1,0 +1,44 @@
+"""Figures other apps add to the usage report, without generation knowing them.
+
+An app registers a section from its AppConfig.ready(); /api/usage/ then answers
+its figures under `sections.<name>`, and the usage page includes its template.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+
+@dataclass(frozen=True)
+class UsageSection:
+    name: str
+    # (user=, since=, until=) -> a JSON-ready dict, scoped to the user's companies.
+    figures: Callable[..., dict[str, Any]]
+    # Rendered on the usage page with `section` in its context (section.figures).
+    template: str
+
+
+_sections: dict[str, UsageSection] = {}
+
+
+def register(section: UsageSection) -> None:
+    _sections[section.name] = section
+
+
+def sections() -> list[UsageSection]:
+    return list(_sections.values())
+
+
+@dataclass(frozen=True)
+class RenderedSection:
+    name: str
+    template: str
+    figures: dict[str, Any]
+
+
+def figures_for(*, user, since: date, until: date) -> list[RenderedSection]:
+    return [
+        RenderedSection(s.name, s.template, s.figures(user=user, since=since, until=until))
+        for s in sections()
+    ]
