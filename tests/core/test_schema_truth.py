@@ -42,8 +42,10 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Pa
                 "90",
                 "--seed",
                 "1",
+                # One worker: CPython 3.11 before 3.11.8 can raise a spurious
+                # "AST constructor recursion depth mismatch" when threads build ASTs.
                 "--workers",
-                "2",
+                "1",
                 "--request-timeout",
                 "30",
                 "--no-color",
