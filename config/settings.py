@@ -187,7 +187,11 @@ if "pytest" in sys.modules:
     # of listing STATIC_ROOT at start) spares a warning about the missing directory
     # each time a test builds a request handler. bin/run collects them first.
     WHITENOISE_AUTOREFRESH = True
-LOGIN_URL = "/admin/login/"
+# The project's own sign-in page (templates/registration/), for every member, not the admin's.
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+STATICFILES_DIRS = [BASE_DIR / "static"]
 
 # --- Caches: the throttles' counts, shared by every worker process. Redis when
 # REDIS_CACHE_URL is set, otherwise a table of the default database (created by

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -25,6 +26,9 @@ api_patterns = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Sign in and out for company members: Django's views, the project's templates.
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include(api_patterns)),
     path("api/", include("recommendations.api_urls")),
     path("api/", include("deliverables.api_urls")),

@@ -1,3 +1,5 @@
+import json
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -22,6 +24,8 @@ def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     rows, _ = selectors.deliverable_page(workspace=workspace, limit=PAGE_LIMIT)
     listing = services.serve_deliverables(workspace=workspace, rows=rows)
+    for row in listing.rows:
+        row["view"] = _view_of(row)
     return render(
         request,
         "deliverables/workspace_detail.html",
@@ -35,3 +39,42 @@ def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "TransformationStatus": TransformationStatus,
         },
     )
+
+
+def _source_text(content) -> str:
+    """The source content as plain text (escaped by the template, never as HTML)."""
+    if isinstance(content, str):
+        return content
+    return json.dumps(content, indent=2, ensure_ascii=False, sort_keys=True)
+
+
+def _view_of(row: dict) -> dict:
+    """What the page shows for one deliverable, and a sentence saying what it is."""
+    status = row["content_transformation_status"]
+    current = services.is_current(row)
+    if current:
+        return {"show": "display", "state": "current", "words": "Current display version."}
+    if row["status"] != DeliverableStatus.COMPLETED:
+        return {"show": "none", "state": "", "words": ""}
+    source = _source_text(row.get("content"))
+    if status == TransformationStatus.PENDING:
+        return {
+            "show": "source",
+            "source": source,
+            "state": "generating",
+            "words": "The display version is being prepared; this is the source content. "
+            "It fills in by itself when the display is ready.",
+            "waiting": True,
+        }
+    if row["display_content"]:
+        return {
+            "show": "display",
+            "state": "fallback",
+            "words": "An earlier display version, made before the content last changed.",
+        }
+    return {
+        "show": "source",
+        "source": source,
+        "state": "fallback",
+        "words": "The display version could not be made right now; this is the source content.",
+    }

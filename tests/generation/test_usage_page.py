@@ -3,6 +3,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
+from django.shortcuts import resolve_url
 from django.utils import timezone
 
 from generation.models import GenerationLog, HitCounter, Outcome
@@ -49,13 +50,19 @@ def test_member_sees_their_companys_numbers(member_client, usage):
     assert '<span class="badge offline">offline</span>' in html
 
 
-def test_usage_page_draws_one_bar_per_day_without_scripts(member_client, usage):
+def test_usage_page_draws_active_days_by_kind_without_inline_scripts(member_client, usage):
     html = member_client.get("/usage/").content.decode()
 
-    assert html.count("<svg") == 4  # calls, hits, tokens, cost
-    assert html.count("<rect") == 4 * 30
+    assert html.count("<svg") == 5  # calls, hits, calls saved, tokens, cost
+    # One active day, one kind: one segment in each chart with something to draw.
+    assert html.count("<rect") == 5
     assert f"{usage:%Y-%m-%d}: 5,959</title>" in html  # the tokens bar of that day
-    assert "<script" not in html
+    assert f"{usage:%Y-%m-%d} · recommendation: 5,959</title>" in html
+    # Each chart has its numbers in a table under it, one row per active day.
+    assert html.count(f"<tr><td>{usage:%Y-%m-%d}</td>") == 5
+    # The 29 days without activity are collapsed into one sentence, not rows of zeros.
+    assert "29 days without any are left out" in html
+    assert "<script>" not in html  # the page's own script is a static file
 
 
 def test_another_companys_numbers_are_not_shown(member_client, usage):
@@ -71,7 +78,7 @@ def test_anonymous_is_redirected_to_login(client, db):
     response = client.get("/usage/")
 
     assert response.status_code == 302
-    assert response["Location"].startswith(settings.LOGIN_URL)
+    assert response["Location"].startswith(resolve_url(settings.LOGIN_URL))
     assert "next=/usage/" in response["Location"]
 
 

@@ -74,11 +74,138 @@ def test_content_of_an_earlier_context_is_labelled(member, company, steps, provi
     page = logged_in(member).get(reverse("company-dashboard", args=[company.pk]))
 
     assert page.status_code == 200
-    assert "earlier context" in page.text
+    assert "An earlier version, shown because the model is unavailable right now." in page.text
     assert "unavailable" in page.text  # the provider being down is said, not hidden
+    assert "down" not in page.text.replace("dropdown", "")  # the provider's own text is not
 
 
 def test_another_companys_dashboard_is_404(member, other_company, provider):
     response = logged_in(member).get(reverse("company-dashboard", args=[other_company.pk]))
     assert response.status_code == 404
     assert provider.calls == 0
+
+
+def test_a_member_signs_in_on_the_projects_page_and_out_again(member, company):
+    member.user.set_password("p")
+    member.user.save()
+    client = Client()
+
+    page = client.get(reverse("company-dashboard", args=[company.pk]), follow=True)
+    assert page.redirect_chain[-1][0].startswith(reverse("login"))
+    assert "Django administration" not in page.text
+    assert "Sign in" in page.text
+
+    signed_in = client.post(
+        reverse("login"),
+        {"username": member.user.username, "password": "p", "next": "/"},
+        follow=True,
+    )
+    assert company.name in signed_in.text
+    assert 'id="admin-link"' not in signed_in.text  # not staff
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_staff_see_the_admin_link(member):
+    member.user.is_staff = True
+    member.user.save()
+    assert 'id="admin-link"' in logged_in(member).get("/").text
+
+
+def test_a_member_of_several_companies_picks_one(member, company, other_company):
+    from companies.models import Membership
+
+    Membership.objects.create(user=member.user, company=other_company, role="viewer")
+    client = logged_in(member)
+    home = client.get("/")
+    assert 'id="company-picker"' in home.text
+    picked = client.get(reverse("company-pick"), {"company": other_company.pk})
+    assert picked["Location"] == reverse("company-dashboard", args=[other_company.pk])
+
+
+def test_the_picker_does_not_open_another_companys_dashboard(member, other_company):
+    response = logged_in(member).get(reverse("company-pick"), {"company": other_company.pk})
+    assert response.status_code == 404
+
+
+def test_start_complete_and_feedback_without_javascript(member, company, steps, provider):
+    client = logged_in(member)
+    dashboard = reverse("company-dashboard", args=[company.pk])
+    client.get(dashboard)
+    rec = Recommendation.objects.filter(company=company).order_by("pk").last()
+
+    start = reverse("recommendation-action-page", args=[company.pk, rec.pk, "start"])
+    response = client.post(start)
+    assert response.status_code == 302
+    assert response["Location"] == f"{dashboard}#rec-{rec.pk}"
+    rec.refresh_from_db()
+    assert rec.started_at is not None
+    page = client.get(dashboard).text
+    # The one in progress comes first, with a Complete control.
+    assert page.index(f'id="rec-{rec.pk}"') < min(
+        page.index(f'id="rec-{other.pk}"')
+        for other in Recommendation.objects.filter(company=company).exclude(pk=rec.pk)
+        if f'id="rec-{other.pk}"' in page
+    )
+    assert "In progress" in page
+
+    complete = reverse("recommendation-action-page", args=[company.pk, rec.pk, "complete"])
+    assert client.post(complete).status_code == 302
+    rec.refresh_from_db()
+    assert rec.status == Status.COMPLETED
+
+    again = client.post(complete, follow=True)
+    assert "cannot be completed now" in again.text  # an illegal transition, in words
+
+    feedback = reverse("recommendation-feedback-page", args=[company.pk, rec.pk])
+    assert (
+        client.post(feedback, {"rating": "4", "helpful": "yes", "comment": "ok"}).status_code == 302
+    )
+    rec.refresh_from_db()
+    assert rec.user_feedback["rating"] == 4
+    assert rec.user_feedback["helpful"] is True
+
+
+def test_a_step_status_is_set_from_the_dashboard(member, company, steps, provider):
+    from recommendations.models import CompanyStepProgress
+
+    client = logged_in(member)
+    url = reverse("step-progress-page", args=[company.pk, steps[0].pk])
+    response = client.post(url, {"status": "in_progress"})
+    assert response.status_code == 302
+    progress = CompanyStepProgress.objects.get(company=company, step=steps[0])
+    assert progress.status == "in_progress"
+    assert client.post(url, {"status": "nonsense"}).status_code == 302
+
+
+def test_controls_need_a_post_with_csrf(member, company, steps, provider):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(member.user)
+    url = reverse("step-progress-page", args=[company.pk, steps[0].pk])
+    assert client.post(url, {"status": "in_progress"}).status_code == 403
+    assert logged_in(member).get(url).status_code == 405
+
+
+def test_a_viewer_sees_no_controls_and_cannot_post(company, steps, provider):
+    from tests.builders import make_member
+
+    viewer = make_member(company=company, role="viewer")
+    client = Client()
+    client.force_login(viewer.user)
+    page = client.get(reverse("company-dashboard", args=[company.pk]))
+    assert "Start</button>" not in page.text
+    url = reverse("step-progress-page", args=[company.pk, steps[0].pk])
+    assert client.post(url, {"status": "in_progress"}).status_code == 403
+
+
+def test_every_control_of_another_company_is_404(member, company, other_company, steps, provider):
+    theirs = make_recommendation(company=other_company, context_hash="0" * 64, step=steps[0])
+    client = logged_in(member)
+    for url in (
+        reverse("recommendation-action-page", args=[other_company.pk, theirs.pk, "start"]),
+        reverse("recommendation-feedback-page", args=[other_company.pk, theirs.pk]),
+        reverse("step-progress-page", args=[other_company.pk, steps[0].pk]),
+        # Their recommendation through my company's route is not found either.
+        reverse("recommendation-action-page", args=[company.pk, theirs.pk, "start"]),
+    ):
+        assert client.post(url, {"rating": "3", "status": "completed"}).status_code == 404, url
