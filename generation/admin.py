@@ -181,6 +181,16 @@ class PromptAdmin(admin.ModelAdmin):
                 edited = self._content_edits(request, prompt)
                 if edited:
                     return self._refuse_edit(request, prompt, edited)
+        if object_id is not None:
+            prompt = self.get_object(request, object_id)
+            if prompt is not None:
+                # Roll back is offered only when the active version has one before it.
+                active = Prompt.objects.filter(key=prompt.key, is_active=True).first()
+                extra_context = {
+                    **(extra_context or {}),
+                    "can_roll_back": active is not None
+                    and Prompt.objects.filter(key=prompt.key, version__lt=active.version).exists(),
+                }
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except ValidationError as exc:

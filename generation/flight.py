@@ -49,8 +49,18 @@ from generation.streams import stream_into
 logger = logging.getLogger(__name__)
 
 # A failed key is not sent to the provider again for this long: protects a
-# provider that is down from every request retrying it.
+# provider that is down from every request retrying it. Within it a reader of that
+# key gets the fallback (or the error) at once, with 0 calls.
 FAILURE_COOLDOWN = timedelta(seconds=30)
+
+# Kind suffix of the counter of reads served fallback content (HitCounter): they
+# are not cache hits, and usage reports them as their own figure.
+FALLBACK_SUFFIX = ":fallback"
+
+
+def record_fallback(*, kind: str, company_id: int | None, count: int = 1) -> None:
+    """Count reads that served earlier (fallback) content instead of current content."""
+    record_hit(kind=f"{kind}{FALLBACK_SUFFIX}", company_id=company_id, count=count)
 
 
 class Source(StrEnum):
@@ -66,6 +76,9 @@ class GenerationResult:
     generation: Generation
     source: Source
     error: str = ""
+    # On FALLBACK: the error class a caller raises when it has nothing else to serve
+    # (BudgetExceeded for a spent budget, ProviderUnavailable otherwise).
+    failure: type | None = None
 
     @property
     def content(self) -> Any:
@@ -252,8 +265,8 @@ def _fallback_or_raise(job: _Job, error: str, exc_class) -> GenerationResult:
     )
     if last_good is None:
         raise exc_class(error or None)
-    record_hit(kind=job.kind, company_id=job.company_id)
-    return GenerationResult(last_good, Source.FALLBACK, error=error)
+    record_fallback(kind=job.kind, company_id=job.company_id)
+    return GenerationResult(last_good, Source.FALLBACK, error=error, failure=exc_class)
 
 
 def _produce(job: _Job, generation: Generation, owner: str) -> GenerationResult:
@@ -342,41 +355,47 @@ def _write_through(job, generation, owner, provider_name, result, attempts, late
 def _commit_success(job, generation, owner, provider_name, result, attempts, latency):
     now = timezone.now()
     model_name = result.model or job.prompt.effective_model
-    with transaction.atomic():
-        updated = Generation.objects.filter(pk=generation.pk, owner=owner).update(
-            status=GenerationStatus.COMPLETED,
-            provider=provider_name,
-            model=model_name,
-            result=result.parsed,
-            text=result.text,
-            error="",
-            attempts=attempts,
-            lease_expires_at=None,
-            owner="",
-            updated_at=now,
-            completed_at=now,
-            expires_at=now + job.ttl if job.ttl else None,
-            ttl=job.ttl,
-        )
-        generation.refresh_from_db()
-        _log(
-            job,
-            generation,
-            provider_name,
-            outcome=Outcome.SUCCESS,
-            attempts=attempts,
-            latency_ms=latency,
-            tokens_in=result.tokens_in,
-            tokens_out=result.tokens_out,
-            model=model_name,
-        )
-        if not updated:
-            # Our lease ran out and another caller took the key over; its
-            # result stands and ours is only logged.
-            logger.warning("generation %s: lease lost before write", generation.pk)
-        elif job.on_result is not None:
-            job.on_result(generation)
-        transaction.on_commit(lambda: notify_generation(generation.pk))
+    # The call is logged in its own transaction first: the tokens and cost were spent
+    # whether or not the result can be stored, so budgets and usage see every call.
+    log = _log(
+        job,
+        generation,
+        provider_name,
+        outcome=Outcome.SUCCESS,
+        attempts=attempts,
+        latency_ms=latency,
+        tokens_in=result.tokens_in,
+        tokens_out=result.tokens_out,
+        model=model_name,
+    )
+    try:
+        with transaction.atomic():
+            updated = Generation.objects.filter(pk=generation.pk, owner=owner).update(
+                status=GenerationStatus.COMPLETED,
+                provider=provider_name,
+                model=model_name,
+                result=result.parsed,
+                text=result.text,
+                error="",
+                attempts=attempts,
+                lease_expires_at=None,
+                owner="",
+                updated_at=now,
+                completed_at=now,
+                expires_at=now + job.ttl if job.ttl else None,
+                ttl=job.ttl,
+            )
+            generation.refresh_from_db()
+            if not updated:
+                # Our lease ran out and another caller took the key over; its
+                # result stands and ours is only logged.
+                logger.warning("generation %s: lease lost before write", generation.pk)
+            elif job.on_result is not None:
+                job.on_result(generation)
+            transaction.on_commit(lambda: notify_generation(generation.pk))
+    except Exception as exc:
+        GenerationLog.objects.filter(pk=log.pk).update(error=f"result not stored: {exc}"[:2000])
+        raise
     return GenerationResult(generation, Source.GENERATED)
 
 
@@ -456,6 +475,15 @@ def run_claimed(*, generation_id: int, owner: str) -> Generation | None:
     return generation
 
 
+# kind -> callback run inside the write-through transaction of a background refresh
+# (revalidate), so the app that owns the kind replaces its rows of that artefact.
+_refreshers: dict[str, Callable[[Generation], None]] = {}
+
+
+def register_refresher(kind: str, callback: Callable[[Generation], None]) -> None:
+    _refreshers[kind] = callback
+
+
 def schedule_revalidation(generation: Generation) -> bool:
     """Claim the refresh of an expired artefact and queue it; the row keeps serving."""
     owner = _owner_token()
@@ -480,6 +508,7 @@ def revalidate(*, generation_id: int, owner: str) -> Generation | None:
     if generation is None or generation.owner != owner:
         return generation
     job = _job_for(generation)
+    job.on_result = _refreshers.get(job.kind)
     # Not streamed: the row must keep serving its completed content (status and
     # text) until the new one is written; a refresh in the background has nobody
     # to stream to, and a failed one must leave the old content as it was.

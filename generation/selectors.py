@@ -15,6 +15,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from companies.models import Company
+from generation.flight import FALLBACK_SUFFIX
 from generation.models import GenerationLog, HitCounter, Outcome
 
 # The API and the page show the last 30 days unless asked otherwise; a longer
@@ -35,6 +36,7 @@ class _Tally:
     successes: int = 0
     latency_ms_sum: int = 0
     cache_hits: int = 0
+    fallback_reads: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
     cost: Decimal = field(default_factory=lambda: Decimal("0"))
@@ -47,6 +49,7 @@ class _Tally:
         self.successes += other.successes
         self.latency_ms_sum += other.latency_ms_sum
         self.cache_hits += other.cache_hits
+        self.fallback_reads += other.fallback_reads
         self.tokens_in += other.tokens_in
         self.tokens_out += other.tokens_out
         self.cost += other.cost
@@ -61,6 +64,9 @@ class _Tally:
             "cache_hits": self.cache_hits,
             # Each cache hit is a provider call that was not made.
             "calls_saved": self.cache_hits,
+            # Reads that served earlier content because the current one could not be
+            # made (provider down, budget spent): neither a hit nor a saved call.
+            "fallback_reads": self.fallback_reads,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "cost": self.cost,
@@ -89,7 +95,7 @@ def _tallies(
     hits = HitCounter.objects.filter(company_id__in=company_ids, day__gte=since, day__lte=until)
     if kind:
         logs = logs.filter(kind=kind)
-        hits = hits.filter(kind=kind)
+        hits = hits.filter(kind__in=[kind, f"{kind}{FALLBACK_SUFFIX}"])
 
     log_groups = (
         logs.annotate(day=TruncDate("created_at"))
@@ -127,8 +133,15 @@ def _tallies(
             )
         )
     for g in hit_groups:
-        tally = tallies.setdefault((g["day"], g["kind"], g["company_id"]), _Tally())
-        tally.cache_hits += g["n_hits"] or 0
+        hit_kind = g["kind"]
+        fallback = hit_kind.endswith(FALLBACK_SUFFIX)
+        if fallback:
+            hit_kind = hit_kind.removesuffix(FALLBACK_SUFFIX)
+        tally = tallies.setdefault((g["day"], hit_kind, g["company_id"]), _Tally())
+        if fallback:
+            tally.fallback_reads += g["n_hits"] or 0
+        else:
+            tally.cache_hits += g["n_hits"] or 0
     return tallies
 
 

@@ -84,6 +84,9 @@ class UsageFiguresSerializer(serializers.Serializer):
     generations = serializers.IntegerField(help_text="Artefacts for which a provider was asked.")
     cache_hits = serializers.IntegerField()
     calls_saved = serializers.IntegerField(help_text="Provider calls not made: the cache hits.")
+    fallback_reads = serializers.IntegerField(
+        help_text="Reads that served earlier content because the current one could not be made."
+    )
     tokens_in = serializers.IntegerField()
     tokens_out = serializers.IntegerField()
     cost = serializers.DecimalField(max_digits=16, decimal_places=6, help_text="USD")

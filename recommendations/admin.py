@@ -47,6 +47,17 @@ class CompanyDomainProgressAdmin(admin.ModelAdmin):
     list_display = ["company", "domain", "maturity_level", "updated_at"]
     list_filter = ["company", "domain"]
     list_select_related = ["company", "domain"]
+    readonly_fields = ["company", "domain", "updated_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # made by the step progress service
+
+    def save_model(self, request, obj, form, change) -> None:
+        # A new level changes the company context: through the service, which refreshes
+        # it and stales the content of the old context.
+        services.set_domain_maturity(
+            company=obj.company, domain=obj.domain, level=obj.maturity_level
+        )
 
 
 @admin.register(ContextSnapshot)
@@ -55,6 +66,9 @@ class ContextSnapshotAdmin(admin.ModelAdmin):
     list_filter = ["company", "is_current"]
     list_select_related = ["company"]
     readonly_fields = ["company", "context_hash", "context_data", "is_current", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        return False  # snapshots are made by the context service only
 
     @admin.display(description="context hash")
     def short_hash(self, obj) -> str:
@@ -67,12 +81,21 @@ def mark_stale(modeladmin, request, queryset):
     modeladmin.message_user(request, f"{changed} row(s) marked stale.")
 
 
-@admin.action(description="Regenerate (mark stale, then make current content now)")
+@admin.action(description="Regenerate (ask the model again, in the background)")
 def regenerate(modeladmin, request, queryset):
-    changed, errors = services.regenerate(rows=list(queryset))
-    modeladmin.message_user(request, f"{changed} row(s) marked stale and regenerated.")
-    for error in errors:
-        modeladmin.message_user(request, error, level=messages.WARNING)
+    queued, staled = services.regenerate(rows=list(queryset))
+    modeladmin.message_user(
+        request,
+        f"{queued} regeneration(s) queued; the rows keep serving until their new "
+        "content is written.",
+    )
+    if staled:
+        modeladmin.message_user(
+            request,
+            f"{staled} row(s) had no stored artefact and were marked stale: the next "
+            "read makes them.",
+            level=messages.WARNING,
+        )
 
 
 class ContentAdmin(admin.ModelAdmin):
@@ -146,3 +169,6 @@ class RecommendationEffectivenessAdmin(admin.ModelAdmin):
     list_filter = ["company", "was_started", "was_completed"]
     list_select_related = ["company", "recommendation"]
     readonly_fields = list_display
+
+    def has_add_permission(self, request) -> bool:
+        return False  # written by the recommendation lifecycle

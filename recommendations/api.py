@@ -11,7 +11,6 @@ from rest_framework.views import APIView
 from companies.permissions import CompanyRouteMixin, CompanyScopedMixin, HasCompanyWriteRole
 from companies.selectors import can_write
 from core.api import ErrorSerializer
-from generation.errors import ProviderUnavailable
 from generation.throttles import GenerationThrottleMixin
 from recommendations import selectors, services
 from recommendations.models import JourneyStep, Recommendation
@@ -28,7 +27,7 @@ from recommendations.serializers import (
     StepProgressSerializer,
 )
 
-ERRORS = {404: ErrorSerializer, 503: ErrorSerializer}
+ERRORS = {404: ErrorSerializer, 429: ErrorSerializer, 503: ErrorSerializer}
 
 
 class CompanyReadMixin(CompanyRouteMixin):
@@ -127,36 +126,15 @@ class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAP
             domain=query.validated_data.get("domain"),
             step=query.validated_data.get("step"),
         )
-        self.context_hash, error = "", ""
-        live_only = True
-        if domain is not None:
-            self.context_hash = services.lookups_for(company).current_hash()
-            page = self.paginate_queryset(
-                selectors.insights_queryset(
-                    company=company, context_hash=self.context_hash, domain=domain, step=step
-                )
-            )
-            # The page shows the target's current insights: nothing to make, no query more.
-            if services.insights_cover_target(company=company, rows=page, domain=domain, step=step):
-                services.present(rows=page)
-                return self.get_paginated_response(self.get_serializer(page, many=True).data)
-            self.context_hash, error = services.ensure_insights(
-                company=company, domain=domain, step=step
-            )
-        queryset = selectors.insights_queryset(
-            company=company, context_hash=self.context_hash or None, domain=domain, step=step
+        self.context_hash = ""
+        if domain is None:  # no journey at all: nothing to show
+            page = self.paginate_queryset(selectors.insights_queryset(company=company).none())
+            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        content = services.insights_for(
+            company=company, domain=domain, step=step, take=self.paginate_queryset
         )
-        if error and not queryset.exists():
-            # The provider failed: serve the target's earlier insights, marked as such.
-            live_only = False
-            queryset = selectors.insights_queryset(
-                company=company, domain=domain, step=step, live_only=live_only
-            )
-            if not queryset.exists():
-                raise ProviderUnavailable(error)
-        page = self.paginate_queryset(queryset)
-        services.present(rows=page)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        self.context_hash = content.context_hash
+        return self.get_paginated_response(self.get_serializer(content.items, many=True).data)
 
     def get_serializer_context(self):
         return {**super().get_serializer_context(), "context_hash": self.context_hash}

@@ -11,3 +11,5 @@ class RecommendationsConfig(AppConfig):
 
         for name, schema in SCHEMAS.items():
             register_schema(name, schema)
+        # Registers the background refresh of the three kinds (expiry, regenerate).
+        from recommendations import services  # noqa: F401

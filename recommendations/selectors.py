@@ -4,7 +4,7 @@ Every function here costs a fixed number of queries, whatever the number of rows
 """
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 
 from companies.models import Company
 from companies.selectors import companies_for
@@ -77,23 +77,27 @@ def has_uncovered_steps(*, company: Company, context_hash: str, prompt_id: int) 
     return JourneyStep.objects.exclude(pk__in=completed).exclude(pk__in=covered).exists()
 
 
-def live_recommendations(
+def current_recommendations(
     *, company: Company, context_hash: str, prompt_id: int, limit: int
 ) -> list[Recommendation]:
-    """The seed's first query: live recommendations of the current context (and prompt
-    version), newest first."""
+    """What the company works on, then what is current, in one query: the started
+    recommendations (active with a start time, whatever their context or prompt
+    version: they stay until completed or expired), then the live recommendations of
+    the current context and prompt version, newest first."""
+    started = Q(status=Status.ACTIVE, started_at__isnull=False)
+    current = Q(context_hash=context_hash, prompt_id=prompt_id, status__in=LIVE)
     return list(
-        Recommendation.objects.filter(
-            company=company, context_hash=context_hash, prompt_id=prompt_id, status__in=LIVE
-        ).select_related("step__domain", "effectiveness")[:limit]
+        Recommendation.objects.filter(started | current, company=company)
+        .select_related("step__domain", "effectiveness")
+        .order_by(F("started_at").desc(nulls_last=True), "-generated_at", "-id")[:limit]
     )
 
 
 def fallback_recommendations(
     *, company: Company, exclude: list[int], limit: int
 ) -> list[Recommendation]:
-    """Other live recommendations, newest first (the seed's fallback): those of earlier
-    contexts, and of an earlier prompt version until they are replaced."""
+    """Other live recommendations, newest first: those of earlier contexts, and of an
+    earlier prompt version until they are replaced."""
     if limit <= 0:
         return []
     return list(
@@ -101,6 +105,33 @@ def fallback_recommendations(
         .exclude(pk__in=exclude)
         .select_related("step__domain", "effectiveness")[:limit]
     )
+
+
+def earlier_recommendations(
+    *, company: Company, context_hash: str, exclude_steps: list[int | None], limit: int
+) -> list[Recommendation]:
+    """When the current ones cannot be made: the most recent earlier recommendations,
+    whatever their stored status, those of the current context first, one per step
+    (steps already on the page left out)."""
+    if limit <= 0:
+        return []
+    rows = (
+        Recommendation.objects.filter(company=company)
+        .exclude(step_id__in=[s for s in exclude_steps if s is not None])
+        .annotate(here=Case(When(context_hash=context_hash, then=Value(0)), default=Value(1)))
+        .select_related("step__domain", "effectiveness")
+        .order_by("here", "-generated_at", "-id")[: limit * 4 + 8]
+    )
+    picked: list[Recommendation] = []
+    seen: set[int | None] = set()
+    for row in rows:
+        if row.step_id is not None and row.step_id in seen:
+            continue
+        seen.add(row.step_id)
+        picked.append(row)
+        if len(picked) == limit:
+            break
+    return picked
 
 
 def next_steps(*, company: Company) -> list[JourneyStep]:

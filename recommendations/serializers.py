@@ -28,7 +28,10 @@ class ContentMixin(serializers.Serializer):
     status = serializers.ChoiceField(choices=Status.choices, read_only=True)
     is_new = serializers.SerializerMethodField(help_text="First time this was shown.")
     is_fallback = serializers.SerializerMethodField(
-        help_text="Made for an earlier company context: shown because current content is missing."
+        help_text=(
+            "Earlier content (another company context, or served because the current "
+            "content could not be made)."
+        )
     )
     is_offline = serializers.BooleanField(read_only=True)
 
@@ -36,6 +39,8 @@ class ContentMixin(serializers.Serializer):
         return bool(getattr(obj, "was_fresh", False))
 
     def get_is_fallback(self, obj) -> bool:
+        if getattr(obj, "served_as_fallback", False):
+            return True  # served because the current content could not be made
         current = self.context.get("context_hash")
         return bool(current) and obj.context_hash != current
 

@@ -9,21 +9,28 @@ context is part of every generation's inputs, hence of its key.
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connection, models, transaction
-from django.db.models import Count, F, Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from companies.models import Company
-from core.errors import IllegalTransition
+from core.errors import DomainError, IllegalTransition
 from generation.errors import BudgetExceeded, PromptMissing, ProviderUnavailable
-from generation.flight import GenerationResult, Source, get_or_generate
+from generation.flight import (
+    GenerationResult,
+    Source,
+    get_or_generate,
+    record_fallback,
+    register_refresher,
+    schedule_revalidation,
+)
 from generation.hashing import sha256_of
 from generation.hits import ensure_flusher, record_hit, register_flusher
 from generation.models import Generation
@@ -202,6 +209,25 @@ def update_step_progress(
                 company=company, step=step, status=Status.ACTIVE, started_at__isnull=False
             ):
                 _complete(rec, now=now)
+        snapshot = refresh_context(company=company)
+        mark_context_stale_for_company(company=company, context_hash=snapshot.context_hash)
+    return progress
+
+
+def set_domain_maturity(
+    *, company: Company, domain: JourneyDomain, level: int
+) -> CompanyDomainProgress:
+    """Set a company's maturity level in a domain by hand (the admin); the context
+    changes, so it is refreshed and the old context's content becomes stale."""
+    if not 0 <= level <= MAX_MATURITY:
+        raise ValueError(f"maturity level {level} outside 0-{MAX_MATURITY}")
+    with transaction.atomic():
+        Company.objects.select_for_update().filter(pk=company.pk).exists()
+        progress, _ = CompanyDomainProgress.objects.update_or_create(
+            company=company,
+            domain=domain,
+            defaults={"maturity_level": level, "updated_at": timezone.now()},
+        )
         snapshot = refresh_context(company=company)
         mark_context_stale_for_company(company=company, context_hash=snapshot.context_hash)
     return progress
@@ -427,55 +453,134 @@ class ContentPage:
     context_hash: str = ""
     # A provider or budget failure that left some content missing (the page degrades).
     error: str = ""
+    # The same failure as the error a read raises when it has nothing to serve.
+    failure: DomainError | None = None
+
+
+def _failure_of(result: GenerationResult) -> DomainError:
+    """The error of a result that is not this key's content (another key's fallback);
+    the flight has already counted it as a fallback read."""
+    failure = (result.failure or ProviderUnavailable)(result.error or None)
+    failure.counted = True
+    return failure
+
+
+def _count_fallback(kind: str, company: Company, failure: DomainError | None) -> None:
+    if failure is not None and not getattr(failure, "counted", False):
+        record_fallback(kind=kind, company_id=company.pk)
+
+
+def _mark_fallback(rows: Iterable[GeneratedContent]) -> None:
+    for row in rows:
+        row.served_as_fallback = True
+
+
+def _check_expiry(rows: Sequence[GeneratedContent]) -> int:
+    """Rows past their expires_at are served marked stale (not written: the row keeps
+    serving until its replacement exists) and their artefact is refreshed in the
+    background, once (schedule_revalidation claims it). Returns how many expired."""
+    now = timezone.now()
+    expired = 0
+    queued: set[int] = set()
+    for row in rows:
+        if row.status in LIVE and row.expires_at is not None and row.expires_at <= now:
+            row.status = Status.STALE
+            row.expired = True
+            expired += 1
+            if row.generation_id and row.generation_id not in queued:
+                queued.add(row.generation_id)
+                schedule_revalidation(Generation(pk=row.generation_id))
+    return expired
+
+
+def _serve(kind: str, company: Company, rows: list, *, present_rows: bool, hit: bool) -> None:
+    """Expiry, the hit count (a read served from stored current content with 0 calls)
+    and the showing."""
+    expired = _check_expiry(rows)
+    if hit and rows and not expired:
+        record_hit(kind=kind, company_id=company.pk)
+    if present_rows:
+        present(rows=rows)
 
 
 def recommendations_for(
     *, company: Company, limit: int | None = None, present_rows: bool = True
 ) -> ContentPage:
-    """Up to `limit` live recommendations for the company's current context, generating
-    one per missing step; when the context has fewer, older live ones fill the page."""
+    """Up to `limit` recommendations: the ones the company has started (until they are
+    completed or expire), then the live ones of the current context and prompt version,
+    generating one per missing step. Short of the limit, live ones of other contexts
+    fill the page; when generation failed, the most recent earlier recommendations
+    (current context first, whatever their status) are served marked as fallback. The
+    read raises (503, or 429 for a spent budget) only when there is nothing to serve."""
     limit = limit or settings.RECOMMENDATIONS_DEFAULT_LIMIT
     lookups = lookups_for(company)
     context_hash = lookups.current_hash()
     # Content of another prompt version is not current: a new version means new content.
     prompt_id = lookups.prompt_id(KIND_RECOMMENDATION)
-    rows = selectors.live_recommendations(
+    rows = selectors.current_recommendations(
         company=company, context_hash=context_hash, prompt_id=prompt_id, limit=limit
     )
-    if rows:
-        record_hit(kind=KIND_RECOMMENDATION, company_id=company.pk, count=len(rows))
-    error = ""
+    failure = None
+    generated = False
     # Short of the limit: generate only when some step is not covered yet (one query);
     # a read whose rows already cover every step never enters the generation path.
     if len(rows) < limit and selectors.has_uncovered_steps(
         company=company, context_hash=context_hash, prompt_id=prompt_id
     ):
-        made, error = _generate_recommendations(
+        generated = True
+        made, failure = _generate_recommendations(
             company=company,
             snapshot=lookups.current_snapshot(),
             prompt_id=prompt_id,
             missing=limit - len(rows),
         )
         if made:
-            rows = selectors.live_recommendations(
+            rows = selectors.current_recommendations(
                 company=company, context_hash=context_hash, prompt_id=prompt_id, limit=limit
             )
     if len(rows) < limit:
         rows += selectors.fallback_recommendations(
             company=company, exclude=[r.pk for r in rows], limit=limit - len(rows)
         )
-    if not rows and error:
-        raise ProviderUnavailable(error)
-    if present_rows:
-        present(rows=rows)
-    return ContentPage(items=rows, context_hash=context_hash, error=error)
+    if len(rows) < limit and failure is not None:
+        earlier = selectors.earlier_recommendations(
+            company=company,
+            context_hash=context_hash,
+            exclude_steps=[r.step_id for r in rows],
+            limit=limit - len(rows),
+        )
+        _mark_fallback(earlier)
+        rows += earlier
+    if not rows and failure is not None:
+        raise failure
+    if failure is not None and rows:
+        _count_fallback(KIND_RECOMMENDATION, company, failure)
+    _serve(KIND_RECOMMENDATION, company, rows, present_rows=present_rows, hit=not generated)
+    return ContentPage(
+        items=rows,
+        context_hash=context_hash,
+        error=failure.message if failure else "",
+        failure=failure,
+    )
+
+
+def _recommendation_inputs(snapshot: ContextSnapshot, step: JourneyStep) -> dict[str, Any]:
+    """The real inputs only: a rolled-back prompt version finds its earlier key again."""
+    return {
+        "context": snapshot.context_data,
+        "step": {
+            "key": step.key,
+            "name": step.name,
+            "domain": step.domain.name,
+            "description": step.description,
+        },
+    }
 
 
 def _generate_recommendations(
     *, company: Company, snapshot: ContextSnapshot, prompt_id: int, missing: int
-) -> tuple[int, str]:
+) -> tuple[int, DomainError | None]:
     here = Q(context_hash=snapshot.context_hash)
-    in_context = Recommendation.objects.filter(here, company=company)
     # A step is covered by a completed recommendation of this context, a live one of
     # this context and prompt version, or a live one of another context (one someone
     # started survives context changes).
@@ -487,29 +592,11 @@ def _generate_recommendations(
     taken = set(
         Recommendation.objects.filter(covered, company=company).values_list("step_id", flat=True)
     )
-    # A step whose recommendation went stale in this same context (by age or by hand)
-    # gets a new revision: new inputs, so new content rather than the old one revived.
-    revisions = dict(
-        in_context.filter(status=Status.STALE)
-        .values("step_id")
-        .annotate(n=Count("id"))
-        .values_list("step_id", "n")
-    )
     steps = [s for s in selectors.next_steps(company=company) if s.id not in taken][:missing]
     if steps:
         charge_generation()  # this request may call the model: throttled as such
     made = 0
     for step in steps:
-        inputs = {
-            "context": snapshot.context_data,
-            "step": {
-                "key": step.key,
-                "name": step.name,
-                "domain": step.domain.name,
-                "description": step.description,
-            },
-            "revision": revisions.get(step.id, 0),
-        }
 
         def on_result(generation: Generation, step: JourneyStep = step) -> None:
             _store_recommendation(
@@ -521,19 +608,24 @@ def _generate_recommendations(
                 kind=KIND_RECOMMENDATION,
                 scope=f"company:{company.pk}:step:{step.pk}",
                 prompt_key=KIND_RECOMMENDATION,
-                inputs=inputs,
+                inputs=_recommendation_inputs(snapshot, step),
                 company_id=company.pk,
                 on_result=on_result,
             )
         except GENERATION_FAILURES as exc:
             # Do not ask a failing provider again for the next slot in this request.
-            return made, exc.message
+            return made, exc
         if not _stored(result):
-            return made, result.error or "The provider is unavailable."
+            return made, _failure_of(result)
         if result.source != Source.GENERATED:
-            on_result(result.generation)  # the artefact existed; its row may not
+            _store_in_transaction(on_result, result.generation)  # its row may not exist
         made += 1
-    return made, ""
+    return made, None
+
+
+def _store_in_transaction(on_result: Callable[[Generation], None], generation) -> None:
+    with transaction.atomic():
+        on_result(generation)
 
 
 def resolve_insight_target(
@@ -577,24 +669,69 @@ def insights_cover_target(
     return False
 
 
+def insights_for(
+    *,
+    company: Company,
+    domain: JourneyDomain,
+    step: JourneyStep | None,
+    take: Callable[[models.QuerySet], list],
+) -> ContentPage:
+    """The insights of a domain (or step) for the current context, made if missing;
+    when they cannot be made, the target's earlier ones marked as fallback. `take`
+    turns the queryset into the page's rows (the API paginates, the dashboard slices):
+    the API and the dashboard read through this one function."""
+    context_hash = lookups_for(company).current_hash()
+    rows = take(
+        selectors.insights_queryset(
+            company=company, context_hash=context_hash, domain=domain, step=step
+        )
+    )
+    # The page shows the target's current insights: nothing to make, no query more.
+    if insights_cover_target(company=company, rows=rows, domain=domain, step=step):
+        _serve(KIND_INSIGHT, company, rows, present_rows=True, hit=True)
+        return ContentPage(items=rows, context_hash=context_hash)
+    context_hash, failure = ensure_insights(company=company, domain=domain, step=step)
+    queryset = selectors.insights_queryset(
+        company=company, context_hash=context_hash, domain=domain, step=step
+    )
+    if failure is not None and not queryset.exists():
+        # The provider failed: serve the target's earlier insights, marked as such.
+        queryset = selectors.insights_queryset(
+            company=company, domain=domain, step=step, live_only=False
+        )
+        if not queryset.exists():
+            raise failure
+        rows = take(queryset)
+        _mark_fallback(rows)
+        _count_fallback(KIND_INSIGHT, company, failure)
+    else:
+        rows = take(queryset)
+    _serve(KIND_INSIGHT, company, rows, present_rows=True, hit=False)
+    return ContentPage(
+        items=rows,
+        context_hash=context_hash,
+        error=failure.message if failure else "",
+        failure=failure,
+    )
+
+
 def ensure_insights(
     *, company: Company, domain: JourneyDomain, step: JourneyStep | None
-) -> tuple[str, str]:
+) -> tuple[str, DomainError | None]:
     """Make the insights of a domain (or a step) for the current context if there are
-    none; returns (context_hash, error)."""
+    none; returns (context_hash, failure)."""
     lookups = lookups_for(company)
     context_hash = lookups.current_hash()
     prompt_id = lookups.prompt_id(KIND_INSIGHT)
     target = {"step": step} if step is not None else {"domain": domain, "step__isnull": True}
     in_context = Insight.objects.filter(company=company, context_hash=context_hash, **target)
     if in_context.filter(status__in=LIVE, prompt_id=prompt_id).exists():
-        return context_hash, ""
+        return context_hash, None
     charge_generation()
     snapshot = lookups.current_snapshot()
     inputs = {
         "context": snapshot.context_data,
         "target": {"domain": domain.name, "step": step.name if step else ""},
-        "revision": in_context.filter(status=Status.STALE).count(),
     }
     scope = f"company:{company.pk}:domain:{domain.pk}" + (f":step:{step.pk}" if step else "")
 
@@ -617,44 +754,48 @@ def ensure_insights(
             on_result=on_result,
         )
     except GENERATION_FAILURES as exc:
-        return snapshot.context_hash, exc.message
+        return snapshot.context_hash, exc
     if not _stored(result):
-        return snapshot.context_hash, result.error or "The provider is unavailable."
+        return snapshot.context_hash, _failure_of(result)
     if result.source != Source.GENERATED:
-        on_result(result.generation)
-    return snapshot.context_hash, ""
+        _store_in_transaction(on_result, result.generation)
+    return snapshot.context_hash, None
 
 
 def health_summary_for(*, company: Company, present_row: bool = True) -> ContentPage:
     """The health summary of the current context, generated if missing; when that fails,
-    the latest earlier one (its status and context tell it is not current)."""
+    the latest earlier one, marked as fallback."""
     lookups = lookups_for(company)
     context_hash = lookups.current_hash()
     prompt_id = lookups.prompt_id(KIND_HEALTH)
     row = selectors.current_health_summary(
         company=company, context_hash=context_hash, prompt_id=prompt_id
     )
-    error = ""
-    if row is not None:
-        record_hit(kind=KIND_HEALTH, company_id=company.pk)
-    else:
+    failure = None
+    hit = row is not None
+    if row is None:
         charge_generation()
-        error = _generate_health(company=company, snapshot=lookups.current_snapshot())
+        failure = _generate_health(company=company, snapshot=lookups.current_snapshot())
         row = selectors.current_health_summary(
             company=company, context_hash=context_hash, prompt_id=prompt_id
-        ) or selectors.latest_health_summary(company=company)
+        )
+        if row is None:
+            row = selectors.latest_health_summary(company=company)
+            if row is not None:
+                _mark_fallback([row])
+                _count_fallback(KIND_HEALTH, company, failure)
     if row is None:
-        raise ProviderUnavailable(error or None)
-    if present_row:
-        present(rows=[row])
-    return ContentPage(items=[row], context_hash=context_hash, error=error)
+        raise failure or ProviderUnavailable()
+    _serve(KIND_HEALTH, company, [row], present_rows=present_row, hit=hit)
+    return ContentPage(
+        items=[row],
+        context_hash=context_hash,
+        error=failure.message if failure else "",
+        failure=failure,
+    )
 
 
-def _generate_health(*, company: Company, snapshot: ContextSnapshot) -> str:
-    revision = HealthSummary.objects.filter(
-        company=company, context_hash=snapshot.context_hash, status=Status.STALE
-    ).count()
-
+def _generate_health(*, company: Company, snapshot: ContextSnapshot) -> DomainError | None:
     def on_result(generation: Generation) -> None:
         _store_health(generation, company=company, context_hash=snapshot.context_hash)
 
@@ -663,17 +804,48 @@ def _generate_health(*, company: Company, snapshot: ContextSnapshot) -> str:
             kind=KIND_HEALTH,
             scope=f"company:{company.pk}",
             prompt_key=KIND_HEALTH,
-            inputs={"context": snapshot.context_data, "revision": revision},
+            inputs={"context": snapshot.context_data},
             company_id=company.pk,
             on_result=on_result,
         )
     except GENERATION_FAILURES as exc:
-        return exc.message
+        return exc
     if not _stored(result):
-        return result.error or "The provider is unavailable."
+        return _failure_of(result)
     if result.source != Source.GENERATED:
-        on_result(result.generation)
-    return ""
+        _store_in_transaction(on_result, result.generation)
+    return None
+
+
+# --- background refresh of an artefact (expiry, the admin's regenerate) ----------------
+
+
+def refresh_rows(generation: Generation) -> None:
+    """Replace the live rows made from this artefact by rows of its new content. Runs in
+    the write-through transaction of generation.flight.revalidate."""
+    model = CONTENT_MODELS[generation.kind]
+    old = list(model.objects.select_for_update().filter(generation=generation, status__in=LIVE))
+    if not old:
+        return
+    model.objects.filter(pk__in=[r.pk for r in old]).update(
+        status=Status.STALE, stale_at=timezone.now()
+    )
+    first = old[0]
+    if model is Insight:
+        _store_insights(
+            generation,
+            company=first.company,
+            domain=first.domain,
+            step=first.step,
+            context_hash=first.context_hash,
+        )
+    elif model is Recommendation:
+        for row in old:
+            _store_recommendation(
+                generation, company=row.company, step=row.step, context_hash=row.context_hash
+            )
+    else:
+        _store_health(generation, company=first.company, context_hash=first.context_hash)
 
 
 # --- the recommendation lifecycle and its effectiveness -------------------------------
@@ -741,6 +913,10 @@ def record_feedback(
     return recommendation
 
 
+for _kind in CONTENT_MODELS:
+    register_refresher(_kind, refresh_rows)
+
+
 # --- admin actions --------------------------------------------------------------------
 
 
@@ -756,42 +932,18 @@ def mark_stale(*, rows: Iterable[GeneratedContent]) -> int:
     return changed
 
 
-def regenerate(*, rows: Sequence[GeneratedContent]) -> tuple[int, list[str]]:
-    """Stale the rows, then make their companies' current content again at once.
-    Returns (rows staled, errors)."""
-    changed = mark_stale(rows=rows)
-    errors: list[str] = []
-    by_kind: dict[type, set[int]] = {}
+def regenerate(*, rows: Sequence[GeneratedContent]) -> tuple[int, int]:
+    """Ask the model again for the artefacts behind these rows, in the background: one
+    refresh is queued per artefact (generation.flight.schedule_revalidation), and the
+    rows keep serving until refresh_rows replaces them. Rows without an artefact are
+    marked stale (the next read makes them). Returns (refreshes queued, rows staled)."""
+    queued = 0
+    seen: set[int] = set()
+    orphans = []
     for row in rows:
-        by_kind.setdefault(type(row), set()).add(row.company_id)
-    for model, company_ids in by_kind.items():
-        for company in Company.objects.filter(pk__in=company_ids):
-            try:
-                if model is Recommendation:
-                    page = recommendations_for(company=company, present_rows=False)
-                    error = page.error
-                elif model is HealthSummary:
-                    error = health_summary_for(company=company, present_row=False).error
-                else:
-                    error = _regenerate_insights(company=company, rows=rows)
-            except GENERATION_FAILURES as exc:
-                error = exc.message
-            if error:
-                errors.append(f"{company}: {error}")
-    return changed, errors
-
-
-def _regenerate_insights(*, company: Company, rows: Sequence[GeneratedContent]) -> str:
-    targets = {
-        (row.domain_id, row.step_id)
-        for row in rows
-        if isinstance(row, Insight) and row.company_id == company.pk and row.domain_id
-    }
-    errors = []
-    for domain_id, step_id in targets:
-        domain = JourneyDomain.objects.get(pk=domain_id)
-        step = JourneyStep.objects.filter(pk=step_id).first() if step_id else None
-        _, error = ensure_insights(company=company, domain=domain, step=step)
-        if error:
-            errors.append(error)
-    return "; ".join(errors)
+        if row.generation_id is None:
+            orphans.append(row)
+        elif row.generation_id not in seen:
+            seen.add(row.generation_id)
+            queued += schedule_revalidation(Generation(pk=row.generation_id))
+    return queued, mark_stale(rows=orphans)

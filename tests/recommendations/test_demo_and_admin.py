@@ -96,8 +96,19 @@ def test_admin_mark_stale_action_follows_the_lifecycle(db, django_user_model, co
     assert done.status == Status.COMPLETED  # completed is terminal
 
 
-def test_admin_regenerate_replaces_the_rows_at_once(
-    db, django_user_model, company, steps, provider
+def run_queued_refreshes() -> int:
+    """Run the background refreshes the admin queued (what the cluster would do)."""
+    from generation import tasks
+    from generation.models import Generation
+
+    claimed = Generation.objects.filter(status="completed").exclude(owner="")
+    for generation in claimed:
+        tasks.revalidate(generation.pk, generation.owner)
+    return len(claimed)
+
+
+def test_admin_regenerate_queues_the_refresh_and_replaces_the_rows(
+    db, django_user_model, company, steps, provider, django_capture_on_commit_callbacks
 ):
     from recommendations import services
 
@@ -105,10 +116,20 @@ def test_admin_regenerate_replaces_the_rows_at_once(
     old = list(Recommendation.objects.all())
     client = admin_client(django_user_model)
 
-    client.post(
-        reverse("admin:recommendations_recommendation_changelist"),
-        {"action": "regenerate", "_selected_action": [r.pk for r in old]},
-    )
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(
+            reverse("admin:recommendations_recommendation_changelist"),
+            {"action": "regenerate", "_selected_action": [r.pk for r in old]},
+            follow=True,
+        )
+
+    # The request asked the model nothing: three refreshes are queued, rows unchanged.
+    assert provider.calls == 3
+    assert len(queued) == 3
+    assert "3 regeneration(s) queued" in response.content.decode()
+    assert Recommendation.objects.filter(status__in=[Status.FRESH, Status.ACTIVE]).count() == 3
+
+    assert run_queued_refreshes() == 3
 
     assert provider.calls == 6
     assert Recommendation.objects.filter(status=Status.STALE).count() == 3

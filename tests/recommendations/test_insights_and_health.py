@@ -108,17 +108,35 @@ def test_health_without_any_summary_and_no_provider_is_503(api, company, steps, 
     assert response.json()["error"]["code"] == "provider_unavailable"
 
 
-def test_an_insight_stale_by_age_is_replaced_by_new_content(api, company, steps, provider):
+def test_expired_insights_are_served_stale_then_replaced_by_one_refresh(
+    api, company, steps, provider, django_capture_on_commit_callbacks
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from generation import tasks
+    from generation.models import Generation
+
     domain = steps[0].domain
     api.get(insights_url(company, domain=domain.pk))
     old_ids = set(Insight.objects.values_list("pk", flat=True))
-    Insight.objects.update(status=Status.STALE)
+    Insight.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    with django_capture_on_commit_callbacks() as queued:
+        served = api.get(insights_url(company, domain=domain.pk)).json()["results"]
+
+    assert provider.calls == 1 and len(queued) == 1
+    assert {r["id"] for r in served} == old_ids
+    assert {r["status"] for r in served} == {Status.STALE}
+    generation = Generation.objects.get(kind="insight")
+    tasks.revalidate(generation.pk, generation.owner)  # what the cluster runs
 
     response = api.get(insights_url(company, domain=domain.pk))
 
-    assert provider.calls == 2  # a new revision, not the old artefact revived
+    assert provider.calls == 2
     new_ids = {r["id"] for r in response.json()["results"]}
-    assert new_ids and not new_ids & old_ids
+    assert len(new_ids) == len(old_ids) and not new_ids & old_ids
     assert set(Insight.objects.filter(pk__in=old_ids).values_list("status", flat=True)) == {
         Status.STALE
     }
