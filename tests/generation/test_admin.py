@@ -520,3 +520,14 @@ def test_staff_without_prompt_permissions_cannot_activate_or_copy(client, django
 
     assert Prompt.objects.filter(key="test-advice").count() == 2
     assert not Prompt.objects.get(pk=v2.pk).is_active
+
+
+def test_roll_back_is_offered_only_when_an_earlier_version_exists(admin_client):
+    v1 = make_prompt(key="test-advice")
+    rollback = reverse("admin:generation_prompt_rollback", args=[v1.pk])
+
+    assert rollback not in admin_client.get(change_url(v1)).content.decode()
+
+    v2 = make_prompt(key="test-advice")
+    page = admin_client.get(change_url(v2)).content.decode()
+    assert reverse("admin:generation_prompt_rollback", args=[v2.pk]) in page
