@@ -114,9 +114,7 @@ def test_a_started_recommendation_stays_listed_after_a_context_change(
 # --- one answer for a spent budget ------------------------------------------------------
 
 
-def test_a_spent_budget_is_429_with_retry_after_on_every_endpoint(
-    api, company, steps, fake_openai
-):
+def test_a_spent_budget_is_429_with_retry_after_on_every_endpoint(api, company, steps, fake_openai):
     company.daily_token_budget = 0
     company.save(update_fields=["daily_token_budget"])
 
@@ -135,9 +133,7 @@ def test_rolling_back_the_health_prompt_serves_the_earlier_summary_with_0_calls(
     api, company, steps, fake_openai
 ):
     v1 = api.get(health_url(company)).json()
-    new_version_from(
-        prompt=active_prompt(key="health_summary"), activate=True, notes="wording"
-    )
+    new_version_from(prompt=active_prompt(key="health_summary"), activate=True, notes="wording")
     v2 = api.get(health_url(company)).json()
     assert fake_openai.calls == 2
     assert v2["prompt_version"] == v1["prompt_version"] + 1
