@@ -6,6 +6,7 @@ from django.shortcuts import get_object_or_404, render
 
 from deliverables import selectors, services
 from deliverables.models import DeliverableStatus, DisplayFormat, TransformationStatus
+from deliverables.sources import source_contents
 
 # The page shows this many deliverables; the API pages through more.
 PAGE_LIMIT = 200
@@ -24,8 +25,14 @@ def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
     rows, _ = selectors.deliverable_page(workspace=workspace, limit=PAGE_LIMIT)
     listing = services.serve_deliverables(workspace=workspace, rows=rows)
+    showing_source = [
+        row["id"]
+        for row in listing.rows
+        if row["status"] == DeliverableStatus.COMPLETED and not services.is_current(row)
+    ]
+    sources = source_contents(workspace=workspace, ids=showing_source)
     for row in listing.rows:
-        row["view"] = _view_of(row)
+        row["view"] = _view_of(row, sources.get(row["id"]))
     return render(
         request,
         "deliverables/workspace_detail.html",
@@ -48,7 +55,7 @@ def _source_text(content) -> str:
     return json.dumps(content, indent=2, ensure_ascii=False, sort_keys=True)
 
 
-def _view_of(row: dict) -> dict:
+def _view_of(row: dict, content) -> dict:
     """What the page shows for one deliverable, and a sentence saying what it is."""
     status = row["content_transformation_status"]
     current = services.is_current(row)
@@ -56,7 +63,7 @@ def _view_of(row: dict) -> dict:
         return {"show": "display", "state": "current", "words": "Current display version."}
     if row["status"] != DeliverableStatus.COMPLETED:
         return {"show": "none", "state": "", "words": ""}
-    source = _source_text(row.get("content"))
+    source = _source_text(content)
     if status == TransformationStatus.PENDING:
         return {
             "show": "source",

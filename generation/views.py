@@ -15,6 +15,7 @@ from generation.usage_sections import figures_for
 
 CHART_WIDTH = 1000
 CHART_HEIGHT = 140
+MIN_SLOTS = 14
 # One color per kind, in the order kinds first appear (cycled past the last).
 PALETTE = ("#2f7a4a", "#4f6fb0", "#c0822b", "#8a4fa8", "#3c9aa0", "#a84f5c", "#6b7a2f")
 
@@ -55,7 +56,8 @@ def _chart(days, kinds, cells, figure: str, title: str, fmt: str) -> dict:
         totals.append(total)
         table.append({"day": day, "values": [fmt.format(v) for v in values], "total": total})
     top = max(totals, default=0) or 1
-    slot = CHART_WIDTH / max(len(days), 1)
+    # A few active days still get narrow bars, as on a fuller chart.
+    slot = CHART_WIDTH / max(len(days), MIN_SLOTS)
     bars = []
     for index, row in enumerate(table):
         y = CHART_HEIGHT

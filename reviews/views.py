@@ -44,15 +44,35 @@ def run_list(request: HttpRequest) -> HttpResponse:
 def run_page(request: HttpRequest, pk) -> HttpResponse:
     run = get_object_or_404(selectors.run_detail_queryset(user=request.user), pk=pk)
     last_event = run.events.order_by("-id").values_list("id", flat=True).first() or 0
+    proposal = getattr(run, "proposal", None) if hasattr(run, "proposal") else None
     return render(
         request,
         "reviews/run.html",
         {
             "run": run,
-            "proposal": getattr(run, "proposal", None) if hasattr(run, "proposal") else None,
+            "proposal": proposal,
+            "sections": _sections(proposal),
             "decision": getattr(run, "decision", None) if hasattr(run, "decision") else None,
             "reviews": list(run.reviews.all()),
             "last_event": last_event,
             "timeline": selectors.timeline(run=run),
         },
     )
+
+
+def _sections(proposal) -> list[dict]:
+    """The proposal's sections as (title, text or list of items), for the template to
+    escape; model text is never marked safe."""
+    if proposal is None:
+        return []
+    sections = []
+    for name, value in (proposal.expanded_proposal or {}).items():
+        items = [str(v) for v in value] if isinstance(value, list | tuple) else None
+        sections.append(
+            {
+                "title": str(name).replace("_", " ").capitalize(),
+                "items": items,
+                "text": "" if items is not None else str(value),
+            }
+        )
+    return sections

@@ -33,6 +33,8 @@
         var node = document.importNode(fresh, true);
         old.replaceWith(node);
         enhance(node);
+      } else if (old) {
+        old.remove();  // the server no longer renders it (a finished generation)
       }
     });
   }

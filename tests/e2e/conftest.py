@@ -1,0 +1,160 @@
+"""Browser tests: Playwright for Python driving Debian's chromium (no browser download)
+against a real uvicorn server on the test database.
+
+The server and any cluster are started before the browser: Playwright's sync API runs
+an event loop in this thread, so Django's async-safety check is lifted here (only in
+the test process, after the children have their environment)."""
+
+import importlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.apps import apps
+from django.db import connections
+
+from tests.processes import ROOT, child_env
+from tests.servers import Server, asgi_server
+
+CHROMIUM = os.environ.get("EVERGREEN_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 800}
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PASSWORD = "a-long-test-password"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not Path(CHROMIUM).exists():
+        skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing (bin/test installs it)")
+        for item in items:
+            if "tests/e2e/" in str(item.fspath):
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def collected_static(django_db_setup) -> None:
+    """The server serves static files from STATIC_ROOT, as in production (bin/run)."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=child_env(EVERGREEN_MODE="development"),
+        check=True,
+    )
+
+
+@pytest.fixture
+def content_prompts(transactional_db) -> None:
+    """Prompts and personas come from data migrations; a transactional test's flush
+    removes them."""
+    from deliverables.services import PROMPT_KEY
+    from generation.models import Prompt
+    from reviews.models import Persona
+
+    if not Prompt.objects.filter(key="recommendation").exists():
+        importlib.import_module("recommendations.migrations.0002_prompts").create_prompts(
+            apps, None
+        )
+    if not Prompt.objects.filter(key=PROMPT_KEY).exists():
+        importlib.import_module("deliverables.migrations.0002_display_prompt").create_prompt(
+            apps, None
+        )
+    if not Persona.objects.exists():
+        importlib.import_module("reviews.migrations.0002_personas").create(apps, None)
+
+
+@pytest.fixture
+def server(collected_static, content_prompts, transactional_db) -> Iterator[Server]:
+    with asgi_server(EVERGREEN_MODE="development", Q_WORKERS="2") as running:
+        yield running
+
+
+class Browser:
+    """One fresh Chromium profile for one test; counts every dialog (alert, confirm,
+    prompt) any page opens: model output must never open one."""
+
+    def __init__(self, context, base_url: str) -> None:
+        self.context = context
+        self.base_url = base_url
+        self.dialogs: list[str] = []
+        self.page = context.pages[0] if context.pages else context.new_page()
+        self.watch(self.page)
+
+    def watch(self, page) -> None:
+        def on_dialog(dialog) -> None:
+            self.dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+
+    def new_page(self):
+        page = self.context.new_page()
+        self.watch(page)
+        return page
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}{path}"
+
+    def goto(self, path: str, page=None):
+        return (page or self.page).goto(self.url(path))
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> None:
+        page = self.page
+        page.goto(self.url("/accounts/login/"))
+        page.fill("#id_username", username)
+        page.fill("#id_password", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(self.url("/"))
+
+    def screenshot(self, name: str, page=None) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        (page or self.page).screenshot(path=str(path))
+        return path
+
+    def mark(self, page=None) -> None:
+        """A marker that a reload would wipe: its presence later proves no reload."""
+        (page or self.page).evaluate("window.__noReload = true")
+
+    def not_reloaded(self, page=None) -> bool:
+        return bool((page or self.page).evaluate("window.__noReload === true"))
+
+
+@pytest.fixture
+def browser(server, monkeypatch) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    profile = tempfile.mkdtemp(prefix="evergreen-chromium-")
+    try:
+        with sync_playwright() as playwright:
+            context = playwright.chromium.launch_persistent_context(
+                profile,
+                executable_path=CHROMIUM,
+                headless=True,
+                args=CHROMIUM_ARGS,
+                viewport=VIEWPORT,
+            )
+            context.set_default_timeout(20_000)
+            try:
+                yield Browser(context, server.url)
+            finally:
+                context.close()
+                # ORM calls made while Playwright's loop runs get their own connection
+                # (another context): close it, or the test database cannot be dropped.
+                connections.close_all()
+    finally:
+        shutil.rmtree(profile, ignore_errors=True)
