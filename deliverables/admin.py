@@ -3,8 +3,13 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
 from deliverables import services
-from deliverables.models import Deliverable, DisplayFormat, TransformationStatus, Workspace
-from generation.hashing import sha256_of
+from deliverables.models import (
+    Deliverable,
+    DisplayFormat,
+    TransformationStatus,
+    Workspace,
+    source_hash,
+)
 from generation.rendering import clean_html, render_markdown
 
 
@@ -60,11 +65,12 @@ class DeliverableAdmin(admin.ModelAdmin):
         return format_html('<div style="max-width:60rem">{}</div>', mark_safe(html))
 
     def save_model(self, request, obj, form, change) -> None:
-        # New raw content makes the display stale, as in services.update_deliverable.
+        # A new title or raw content makes the display stale, as in
+        # services.update_deliverable.
         if (
             change
             and obj.content_transformation_status == TransformationStatus.SUCCESS
-            and sha256_of(obj.content) != obj.display_source_hash
+            and source_hash(title=obj.title, content=obj.content) != obj.display_source_hash
         ):
             obj.content_transformation_status = TransformationStatus.STALE
         super().save_model(request, obj, form, change)

@@ -46,13 +46,20 @@ class DisplayFormat(models.TextChoices):
     MARKDOWN = "markdown", "Markdown"
 
 
+def source_hash(*, title: str, content) -> str:
+    """The hash of what a display is made from: the title and the raw content."""
+    return sha256_of({"title": title, "content": content})
+
+
 class Deliverable(models.Model):
     """A piece of work with its raw content and a cached, AI-made display version.
 
-    `content_hash` is the hash of `content`, kept by save() and the services;
-    `display_source_hash` is the hash of the content the display was made from.
-    The display is current when the two are equal (a DB constraint holds
-    "success" to that).
+    `content_hash` is the hash of what the display is made from (the title and
+    the content: both are in the prompt), kept by save() and the services;
+    `display_source_hash` is that hash when the display was made, and
+    `display_prompt` the prompt version that made it. The display is current when
+    the hashes are equal (a DB constraint holds "success" to that) and its prompt
+    version is the active one.
     """
 
     workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, related_name="deliverables")
@@ -75,6 +82,15 @@ class Deliverable(models.Model):
     ai_confidence = models.FloatField(null=True, blank=True)
     auto_display_generated = models.BooleanField(default=False)
     display_source_hash = models.CharField(max_length=64, blank=True)
+    display_prompt = models.ForeignKey(
+        "generation.Prompt",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
+        help_text="The prompt version that made the display.",
+    )
     # When a transform task was queued; a queued deliverable is not queued again
     # until QUEUED_LEASE has passed (a lost task must not block it forever).
     transform_queued_at = models.DateTimeField(null=True, blank=True)
@@ -118,9 +134,9 @@ class Deliverable(models.Model):
         return self.title
 
     def save(self, *args, **kwargs) -> None:
-        self.content_hash = sha256_of(self.content)
+        self.content_hash = source_hash(title=self.title, content=self.content)
         update_fields = kwargs.get("update_fields")
-        if update_fields is not None and "content" in update_fields:
+        if update_fields is not None and {"content", "title"} & set(update_fields):
             kwargs["update_fields"] = {*update_fields, "content_hash"}
         super().save(*args, **kwargs)
 

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from companies.selectors import companies_for
 from deliverables.models import Deliverable, Workspace
+from generation.models import Prompt
 
 # The columns the listing needs: what the API shows, plus the two hashes and the
 # queue marker the cache-first service decides with. Raw content is not listed.
@@ -25,7 +26,10 @@ LIST_FIELDS = (
     "auto_display_generated",
     "content_hash",
     "display_source_hash",
+    "display_prompt_id",
 )
+# The display prompt's key; its active version is read in the page query.
+DISPLAY_PROMPT_KEY = "deliverable-display"
 # Timestamps are read as text and parsed by datetime.fromisoformat (C): Django's
 # timestamptz loader for psycopg is Python and cost ~15 us a value, 1.5 ms for a
 # page of 50, twice the query itself (bench/deliverables_list.py).
@@ -48,7 +52,7 @@ def deliverable_page(
     50 rows), and this is the hot read of the app.
     """
     with connection.cursor() as cursor:
-        cursor.execute(_page_sql(), [workspace.pk, after or 0, limit + 1])
+        cursor.execute(_page_sql(), [DISPLAY_PROMPT_KEY, workspace.pk, after or 0, limit + 1])
         names = [column.name for column in cursor.description]
         rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
     return decode_rows(rows[:limit]), len(rows) > limit
@@ -64,6 +68,14 @@ def _page_sql() -> str:
         f"CAST({quote(meta.get_field(name).column)} AS varchar) AS {quote(name + _AS_TEXT)}"
         for name in LIST_TIMES
     ]
+    # The active display prompt version, in the same query: a display made by another
+    # version is not current.
+    prompt = Prompt._meta
+    columns.append(
+        f"(SELECT {quote(prompt.pk.column)} FROM {quote(prompt.db_table)} "
+        f"WHERE {quote(prompt.get_field('key').column)} = %s AND "
+        f"{quote(prompt.get_field('is_active').column)} LIMIT 1) AS {quote('active_prompt_id')}"
+    )
     workspace_id = quote(meta.get_field("workspace").column)
     pk = quote(meta.pk.column)
     return (

@@ -27,13 +27,14 @@ from deliverables.models import (
     DisplayFormat,
     TransformationStatus,
     Workspace,
+    source_hash,
 )
 from deliverables.schemas import DeliverableDisplay
 from generation.errors import BudgetExceeded, PromptMissing, ProviderUnavailable
 from generation.flight import Source, get_or_generate
-from generation.hashing import canonical_json, sha256_of
+from generation.hashing import canonical_json
 from generation.hits import record_hit
-from generation.models import IN_PROGRESS, Generation
+from generation.models import IN_PROGRESS, Generation, Prompt
 from generation.prompts import active_prompt, prompt_context_hash
 from generation.rendering import clean_html
 from generation.throttles import charge_generation
@@ -128,7 +129,8 @@ def update_deliverable(
     content: Any = None,
     status: str | None = None,
 ) -> Deliverable:
-    """Edit a deliverable. New raw content makes its display stale (the hashes differ);
+    """Edit a deliverable. A new title or raw content makes its display stale (the
+    hashes differ);
     the display is transformed again, once, on the next read or by a queued task."""
     with transaction.atomic():
         row = Deliverable.objects.select_for_update().get(pk=deliverable.pk)
@@ -136,10 +138,14 @@ def update_deliverable(
             row.title = title
         if status is not None:
             row.status = status
-        if content is not None and sha256_of(content) != row.content_hash:
+        if content is not None:
             row.content = content
-            if row.content_transformation_status == TransformationStatus.SUCCESS:
-                row.content_transformation_status = TransformationStatus.STALE
+        # The title is in the prompt too: either change makes the display stale.
+        if (
+            source_hash(title=row.title, content=row.content) != row.content_hash
+            and row.content_transformation_status == TransformationStatus.SUCCESS
+        ):
+            row.content_transformation_status = TransformationStatus.STALE
         row.updated_at = timezone.now()
         row.save()
     return row
@@ -250,13 +256,16 @@ def transform_deliverable(*, deliverable_id: int, force: bool = False) -> Transf
             "status",
             "display_content",
             "display_source_hash",
+            "display_prompt_id",
             "workspace__company_id",
         )
         .first()
     )
     if row is None:
         return None
-    current = bool(row["display_content"]) and row["display_source_hash"] == row["content_hash"]
+    active = Prompt.objects.filter(key=PROMPT_KEY, is_active=True).values_list("pk", flat=True)
+    row["active_prompt_id"] = active.first()
+    current = is_current(row)
     if row["status"] != DeliverableStatus.COMPLETED or (current and not force):
         _release_claim(deliverable_id=deliverable_id)
         return TransformOutcome("skipped")
@@ -276,7 +285,9 @@ def _transform(job: _Job) -> TransformOutcome:
 
     def on_result(generation: Generation) -> None:
         # Inside the write-through transaction: display, generation and log commit together.
-        written.update(_apply_display(job=job, content=generation.result))
+        written.update(
+            _apply_display(job=job, content=generation.result, prompt_id=generation.prompt_id)
+        )
 
     try:
         result = get_or_generate(
@@ -296,10 +307,13 @@ def _transform(job: _Job) -> TransformOutcome:
         return TransformOutcome(Source.GENERATED, written)
     # Cached or shared (or our lease was lost to another caller): 0 calls of ours,
     # the display is written from the stored generation.
-    return TransformOutcome(result.source, _apply_display(job=job, content=result.content))
+    return TransformOutcome(
+        result.source,
+        _apply_display(job=job, content=result.content, prompt_id=result.generation.prompt_id),
+    )
 
 
-def _apply_display(*, job: _Job, content: Any) -> dict[str, Any]:
+def _apply_display(*, job: _Job, content: Any, prompt_id: int | None) -> dict[str, Any]:
     """Write the display if the content is still the one it was made from."""
     try:
         display = DeliverableDisplay.model_validate(content)
@@ -321,6 +335,7 @@ def _apply_display(*, job: _Job, content: Any) -> dict[str, Any]:
         "transformation_timestamp": timezone.now(),
         "content_transformation_status": TransformationStatus.SUCCESS,
         "display_source_hash": job.content_hash,
+        "display_prompt_id": prompt_id,
         "transform_queued_at": None,
     }
     updated = Deliverable.objects.filter(
@@ -374,7 +389,15 @@ def _transform_in_thread(job: _Job) -> TransformOutcome:
 
 
 def is_current(row: dict[str, Any]) -> bool:
-    return bool(row["display_content"]) and row["display_source_hash"] == row["content_hash"]
+    """Made from this title and content, by the active version of the display prompt
+    (a rollback makes an earlier display current again: served with 0 calls). With
+    no active version at all, a stored display is still served."""
+    active = row["active_prompt_id"]
+    return (
+        bool(row["display_content"])
+        and row["display_source_hash"] == row["content_hash"]
+        and (active is None or row["display_prompt_id"] == active)
+    )
 
 
 def serve_deliverables(*, workspace: Workspace, rows: list[dict[str, Any]]) -> Listing:

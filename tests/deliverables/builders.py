@@ -27,10 +27,14 @@ def make_deliverables(
 
 
 def give_current_displays(*, workspace: Workspace, html: str = "<p>Ready</p>") -> int:
-    """Mark every deliverable of the workspace as already transformed (cached)."""
+    """Mark every deliverable of the workspace as already transformed (cached), by the
+    active display prompt."""
+    from generation.models import Prompt
+
     return Deliverable.objects.filter(workspace=workspace).update(
         display_content=html,
         display_source_hash=F("content_hash"),
+        display_prompt=Prompt.objects.filter(key="deliverable-display", is_active=True).first(),
         content_transformation_status=TransformationStatus.SUCCESS,
         transformation_timestamp=timezone.now(),
         auto_display_generated=True,
