@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from companies.selectors import can_write, companies_for
 from core.errors import IllegalTransition
-from generation.errors import ProviderUnavailable
 from generation.live import in_progress_for
 from recommendations import selectors, services
 from recommendations.lifecycle import Status
@@ -89,7 +88,7 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
             logger.warning("dashboard %s: recommendations: %s", company.pk, page.error)
             down["recommendations"] = True
             notices.append(f"{UNAVAILABLE}: some recommendations could not be made yet.")
-    except ProviderUnavailable as exc:
+    except services.GENERATION_FAILURES as exc:
         logger.warning("dashboard %s: recommendations: %s", company.pk, exc.message)
         down["recommendations"] = True
         notices.append(f"{UNAVAILABLE}, and there are no earlier recommendations to show.")
@@ -98,24 +97,20 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
     domain, step = services.resolve_insight_target(company=company, domain=None, step=None)
     if domain is not None:
         focus = domain
-        current = services.lookups_for(company).current_hash()
-        insights = list(
-            selectors.insights_queryset(company=company, context_hash=current, domain=domain)[:5]
-        )
-        if not services.insights_cover_target(
-            company=company, rows=insights, domain=domain, step=step
-        ):
-            current, error = services.ensure_insights(company=company, domain=domain, step=step)
-            insights = list(
-                selectors.insights_queryset(company=company, context_hash=current, domain=domain)[
-                    :5
-                ]
+        # The API's function: current insights, made if missing, else earlier ones.
+        try:
+            insights_page = services.insights_for(
+                company=company, domain=domain, step=step, take=lambda rows: list(rows[:5])
             )
-            if error:
-                logger.warning("dashboard %s: insights: %s", company.pk, error)
+            insights = insights_page.items
+            if insights_page.error:
+                logger.warning("dashboard %s: insights: %s", company.pk, insights_page.error)
                 down["insights"] = True
                 notices.append(f"{UNAVAILABLE}: new peer insights could not be made.")
-        services.present(rows=insights)
+        except services.GENERATION_FAILURES as exc:
+            logger.warning("dashboard %s: insights: %s", company.pk, exc.message)
+            down["insights"] = True
+            notices.append(f"{UNAVAILABLE}: new peer insights could not be made.")
 
     health = None
     try:
@@ -124,7 +119,7 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
         if health_page.error:
             logger.warning("dashboard %s: health: %s", company.pk, health_page.error)
             down["health"] = True
-    except ProviderUnavailable as exc:
+    except services.GENERATION_FAILURES as exc:
         logger.warning("dashboard %s: health: %s", company.pk, exc.message)
         down["health"] = True
         notices.append(f"{UNAVAILABLE}, and there is no earlier health summary to show.")

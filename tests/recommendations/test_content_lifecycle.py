@@ -261,3 +261,46 @@ def test_an_insight_marked_stale_by_hand_is_served_again_from_its_artefact(
     assert provider.calls == 1  # same inputs, same prompt: the stored artefact
     assert after == before
     assert Prompt.objects.filter(key="insight", is_active=True).count() == 1
+
+
+# --- the dashboard reads what the API reads ---------------------------------------------
+
+
+def test_the_dashboard_shows_the_earlier_insights_and_recommendations_the_api_serves(
+    api, member, company, steps, fake_openai
+):
+    from django.test import Client
+
+    domain = steps[0].domain
+    api.get(recs_url(company))
+    api.get(insights_url(company, domain))
+    api.get(health_url(company))
+    services.update_step_progress(company=company, step=steps[1], status="in_progress")
+    fake_openai.fail(500, times=None)
+    served = api.get(insights_url(company, domain)).json()["results"]
+    recs = api.get(recs_url(company)).json()
+    assert served and all(r["is_fallback"] for r in served)
+
+    client = Client()
+    client.force_login(member.user)
+    page = client.get(reverse("company-dashboard", args=[company.pk]))
+
+    assert page.status_code == 200
+    insights = page.context["insights"]
+    assert [i.pk for i in insights] == [r["id"] for r in served[:5]]
+    assert [r.pk for r in page.context["recommendations"]] == [r["id"] for r in recs]
+    assert "No insights right now." not in page.content.decode()
+
+
+def test_the_dashboard_answers_a_spent_budget_without_an_error(member, company, steps, fake_openai):
+    from django.test import Client
+
+    company.daily_token_budget = 0
+    company.save(update_fields=["daily_token_budget"])
+    client = Client()
+    client.force_login(member.user)
+
+    page = client.get(reverse("company-dashboard", args=[company.pk]))
+
+    assert page.status_code == 200
+    assert fake_openai.calls == 0
