@@ -38,6 +38,12 @@ def test_deliverables_past_the_batch_are_shown_as_being_prepared(
     assert provider.calls == 1
     assert "1 queued" in page
     assert "The display version is being prepared" in page
+    # Meanwhile its source content is shown, marked as such, and the card asks to be
+    # fetched again (pages.js) until the display lands.
+    assert "this is the source content" in page
+    assert "Findings number 2" in page
+    assert page.count("data-poll") == 1
+    assert page.count('data-display="source"') == 1
 
 
 @pytest.mark.django_db
