@@ -78,7 +78,7 @@ def mark_stale_by_context(
     progress: Progress | None = None,
 ) -> int:
     """Stale the context-bound rows whose context is no longer their company's current
-    one (the seed's mark_stale_recommendations_batch, looped)."""
+    one, in batches until none is left."""
     batch_size = batch_size or settings.MAINTENANCE_BATCH_SIZE
     current = ContextSnapshot.objects.filter(
         company_id=OuterRef("company_id"), is_current=True
@@ -187,6 +187,6 @@ def run_maintenance(
     batch_size: int | None = None,
     progress: Progress | None = None,
 ) -> MaintenanceReport:
-    """The daily job of the seed: stale marking, then retention."""
+    """The daily job: stale marking, then retention."""
     report = mark_stale(now=now, batch_size=batch_size, progress=progress)
     return cleanup(now=now, batch_size=batch_size, progress=progress, report=report)

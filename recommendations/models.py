@@ -55,7 +55,7 @@ class StepStatus(models.TextChoices):
 
 
 class CompanyStepProgress(models.Model):
-    """Where a company stands on one step; last_activity_at is the seed's step activity."""
+    """Where a company stands on one step; last_activity_at is its latest change."""
 
     company = models.ForeignKey(
         "companies.Company", on_delete=models.CASCADE, related_name="step_progress"
@@ -297,7 +297,7 @@ class HealthSummary(GeneratedContent):
 
 
 class RecommendationEffectiveness(models.Model):
-    """Whether a recommendation was acted on, and how long that took (seed 003)."""
+    """Whether a recommendation was acted on, and how long that took."""
 
     recommendation = models.OneToOneField(
         Recommendation, on_delete=models.CASCADE, related_name="effectiveness"

@@ -132,7 +132,7 @@ def lookups_for(company: Company) -> ReadLookups:
 
 
 def compute_context(*, company: Company) -> dict[str, Any]:
-    """The seed's company context: completed and in-progress steps, domain maturity
+    """The company context: completed and in-progress steps, domain maturity
     levels and the last activity. Canonical: sorted, names instead of ids."""
     rows = list(CompanyStepProgress.objects.filter(company=company).select_related("step__domain"))
     levels = CompanyDomainProgress.objects.filter(company=company).values_list(
@@ -858,7 +858,7 @@ def start_recommendation(*, recommendation: Recommendation) -> Recommendation:
         rec = Recommendation.objects.select_for_update().get(pk=recommendation.pk)
         if rec.status == Status.FRESH:
             rec.transition_to(Status.ACTIVE)
-            # As the seed's update_recommendation_status: becoming active is a showing.
+            # Becoming active by a start is a showing too (fresh rows were never shown).
             rec.last_presented_at = now
             rec.times_presented += 1
             rec.save(update_fields=["last_presented_at", "times_presented"])
