@@ -528,8 +528,10 @@ def revalidate(*, generation_id: int, owner: str) -> Generation | None:
             error=str(exc),
             raw_output=exc.raw_text,
         )
+        # The old content keeps serving; the key is not refreshed again within the
+        # cooldown, however many readers find it expired (the lease blocks them).
         Generation.objects.filter(pk=generation.pk, owner=owner).update(
-            owner="", lease_expires_at=None
+            owner="", lease_expires_at=timezone.now() + FAILURE_COOLDOWN
         )
         return generation
     latency = int((time.monotonic() - started) * 1000)
