@@ -108,7 +108,12 @@ def fallback_recommendations(
 
 
 def earlier_recommendations(
-    *, company: Company, context_hash: str, exclude_steps: list[int | None], limit: int
+    *,
+    company: Company,
+    context_hash: str,
+    exclude: list[int],
+    exclude_steps: list[int | None],
+    limit: int,
 ) -> list[Recommendation]:
     """When the current ones cannot be made: the most recent earlier recommendations,
     whatever their stored status, those of the current context first, one per step
@@ -117,6 +122,7 @@ def earlier_recommendations(
         return []
     rows = (
         Recommendation.objects.filter(company=company)
+        .exclude(pk__in=exclude)
         .exclude(step_id__in=[s for s in exclude_steps if s is not None])
         .annotate(here=Case(When(context_hash=context_hash, then=Value(0)), default=Value(1)))
         .select_related("step__domain", "effectiveness")

@@ -546,6 +546,7 @@ def recommendations_for(
         earlier = selectors.earlier_recommendations(
             company=company,
             context_hash=context_hash,
+            exclude=[r.pk for r in rows],
             exclude_steps=[r.step_id for r in rows],
             limit=limit - len(rows),
         )
