@@ -60,3 +60,36 @@ def test_a_new_display_prompt_makes_displays_stale_and_a_rollback_serves_them_wi
     }
     again = api.get(list_url(workspace))
     assert again.json()["meta"]["cache"]["cached"] == 2 and fake_openai.calls == 4
+
+
+@pytest.mark.django_db
+def test_the_migration_keeps_current_displays_current_under_the_new_hash(workspace, display_prompt):
+    import importlib
+
+    from django.apps import apps
+
+    from deliverables.models import Deliverable, source_hash
+    from generation.hashing import sha256_of
+
+    current, stale = make_deliverables(workspace=workspace, count=2)
+    # As the rows were before: the hash of the content only, one display current.
+    for row, source, status in ((current, None, "success"), (stale, "0" * 64, "stale")):
+        old_hash = sha256_of(row.content)
+        Deliverable.objects.filter(pk=row.pk).update(
+            content_hash=old_hash,
+            display_content="<p>Ready</p>",
+            display_source_hash=source or old_hash,
+            content_transformation_status=status,
+        )
+
+    migration = importlib.import_module(
+        "deliverables.migrations.0003_display_source_title_and_prompt"
+    )
+    migration.rehash(apps, None)
+
+    current.refresh_from_db()
+    stale.refresh_from_db()
+    assert current.content_hash == source_hash(title=current.title, content=current.content)
+    assert current.display_is_current and current.display_prompt_id == display_prompt.pk
+    assert stale.content_hash == source_hash(title=stale.title, content=stale.content)
+    assert not stale.display_is_current
