@@ -209,3 +209,28 @@ def test_every_control_of_another_company_is_404(member, company, other_company,
         reverse("recommendation-action-page", args=[company.pk, theirs.pk, "start"]),
     ):
         assert client.post(url, {"rating": "3", "status": "completed"}).status_code == 404, url
+
+
+def test_a_generation_in_progress_is_followed_over_sse(member, company, steps, provider):
+    import uuid
+
+    from generation.models import Generation, GenerationStatus
+
+    client = logged_in(member)
+    client.get(reverse("company-dashboard", args=[company.pk]))
+    generation = Generation.objects.create(
+        kind="health_summary",
+        scope=f"company:{company.pk}",
+        context_hash=uuid.uuid4().hex,
+        company=company,
+        stream=True,
+        status=GenerationStatus.STREAMING,
+        text="<script>alert(1)</script> so far",
+    )
+
+    page = client.get(reverse("company-dashboard", args=[company.pk])).text
+
+    assert f'data-events="/api/generations/{generation.pk}/events"' in page
+    assert "The health summary is being written" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; so far" in page  # text so far, escaped
+    assert "<script>alert(1)" not in page
