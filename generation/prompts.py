@@ -28,7 +28,9 @@ def active_prompt(*, key: str) -> Prompt:
 
 
 def render_prompt(*, prompt: Prompt, inputs: Mapping[str, Any]) -> tuple[str, str]:
-    context = Context(dict(inputs))
+    # Prompts are text for a model, not HTML: "<" stays "<" (a Context escapes by
+    # default, whatever the engine says).
+    context = Context(dict(inputs), autoescape=False)
     return (
         _PROMPT_ENGINE.from_string(prompt.instructions).render(context),
         _PROMPT_ENGINE.from_string(prompt.template).render(context),
