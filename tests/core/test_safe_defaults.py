@@ -1,5 +1,6 @@
-"""With nothing configured, Evergreen is production: it refuses to start without its
-secrets, and the documented production settings pass Django's deployment checks."""
+"""With nothing configured, the web server is production: it refuses to start without
+its secrets, and the documented production settings pass Django's deployment checks.
+(manage.py, the developer's tool, defaults to development.)"""
 
 import os
 import subprocess
@@ -27,15 +28,43 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_without_a_secret_key_it_refuses_to_start_and_says_why():
-    run = manage("check", ALLOWED_HOSTS="evergreen.example.com")
+def serve(**env: str) -> subprocess.CompletedProcess:
+    """Load the ASGI application as a server would, in a clean environment."""
+    clean = {k: v for k, v in os.environ.items() if k not in OURS and not k.startswith("SECURE_")}
+    clean.update(DATABASE_URL="sqlite://:memory:", **env)
+    return subprocess.run(
+        [sys.executable, "-c", "import config.asgi"],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_server_without_a_secret_key_refuses_to_start_and_says_why():
+    run = serve(ALLOWED_HOSTS="evergreen.example.com")
 
     assert run.returncode != 0
     assert "SECRET_KEY is not set" in run.stderr
 
 
+def test_a_production_command_without_a_secret_key_refuses_too():
+    run = manage("check", EVERGREEN_MODE="production", ALLOWED_HOSTS="evergreen.example.com")
+
+    assert run.returncode != 0
+    assert "SECRET_KEY is not set" in run.stderr
+
+
+def test_a_fresh_checkout_passes_manage_py_check_without_any_setting():
+    run = manage("check")
+
+    assert run.returncode == 0, run.stderr
+    assert "no issues" in run.stdout
+
+
 def test_without_allowed_hosts_it_refuses_to_start_and_says_why():
-    run = manage("check", SECRET_KEY=STRONG_SECRET)
+    run = serve(SECRET_KEY=STRONG_SECRET)
 
     assert run.returncode != 0
     assert "ALLOWED_HOSTS is not set" in run.stderr
@@ -55,6 +84,7 @@ def test_documented_production_settings_pass_the_deployment_checks_with_no_warni
         "--deploy",
         "--fail-level",
         "WARNING",
+        EVERGREEN_MODE="production",
         SECRET_KEY=STRONG_SECRET,
         ALLOWED_HOSTS="evergreen.example.com",
     )
