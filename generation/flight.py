@@ -290,17 +290,7 @@ def _produce(job: _Job, generation: Generation, owner: str) -> GenerationResult:
     try:
         result, attempts = _call_provider(job, generation, provider)
     except ProviderError as exc:
-        latency = int((time.monotonic() - started) * 1000)
-        _log(
-            job,
-            generation,
-            provider.name,
-            outcome=exc.outcome,
-            attempts=exc.attempts,
-            error=str(exc),
-            latency_ms=latency,
-            raw_output=exc.raw_text,
-        )
+        _log_failure(job, generation, provider, exc, started=started)
         _mark_failed(generation, owner, str(exc))
         logger.warning(
             "generation %s failed after %s attempts: %s", generation.pk, exc.attempts, exc
@@ -308,6 +298,21 @@ def _produce(job: _Job, generation: Generation, owner: str) -> GenerationResult:
         return _fallback_or_raise(job, str(exc), ProviderUnavailable)
     latency = int((time.monotonic() - started) * 1000)
     return _write_through(job, generation, owner, provider.name, result, attempts, latency)
+
+
+def _log_failure(job: _Job, generation: Generation, provider, exc: ProviderError, *, started):
+    """A call that ended in failure is logged like any other: attempts, latency, and the
+    raw text of an output that failed its schema."""
+    _log(
+        job,
+        generation,
+        provider.name,
+        outcome=exc.outcome,
+        attempts=exc.attempts,
+        error=str(exc),
+        latency_ms=int((time.monotonic() - started) * 1000),
+        raw_output=exc.raw_text,
+    )
 
 
 def _call_provider(job: _Job, generation: Generation, provider) -> tuple[ProviderResult, int]:
@@ -519,15 +524,7 @@ def revalidate(*, generation_id: int, owner: str) -> Generation | None:
     try:
         result, attempts = _call_provider(job, generation, provider)
     except ProviderError as exc:
-        _log(
-            job,
-            generation,
-            provider.name,
-            outcome=exc.outcome,
-            attempts=exc.attempts,
-            error=str(exc),
-            raw_output=exc.raw_text,
-        )
+        _log_failure(job, generation, provider, exc, started=started)
         # The old content keeps serving; the key is not refreshed again within the
         # cooldown, however many readers find it expired (the lease blocks them).
         Generation.objects.filter(pk=generation.pk, owner=owner).update(
