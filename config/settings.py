@@ -182,11 +182,6 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
-if "pytest" in sys.modules:
-    # Tests run without collectstatic. Looking static files up per request (instead
-    # of listing STATIC_ROOT at start) spares a warning about the missing directory
-    # each time a test builds a request handler. bin/run collects them first.
-    WHITENOISE_AUTOREFRESH = True
 # The project's own sign-in page (templates/registration/), for every member, not the admin's.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -215,8 +210,9 @@ else:
 
 # Cache hits and presentations are counted in memory and written every this many
 # seconds by a thread of each process (generation/hits.py), and at exit. 0: no
-# thread, written by flush_now() or at exit (the tests flush by hand).
-HIT_FLUSH_SECONDS = env.float("HIT_FLUSH_SECONDS", default=0 if "pytest" in sys.modules else 5.0)
+# thread, written by flush_now() or at exit (config/test_settings.py: the tests flush
+# by hand).
+HIT_FLUSH_SECONDS = env.float("HIT_FLUSH_SECONDS", default=5.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

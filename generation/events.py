@@ -132,10 +132,8 @@ class Hub:
         self._stop = threading.Event()
         self._listening = threading.Event()
         self._pid = os.getpid()
-        self._conn = None
-        # Observable figures, for tests and benchmarks.
+        # How many times the listener has connected (a reconnect shows here).
         self.connects = 0
-        self.notifications = 0
 
     @property
     def listening(self) -> bool:
@@ -199,7 +197,6 @@ class Hub:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(**params, autocommit=True) as conn:
-                    self._conn = conn
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.connects += 1
                     self._listening.set()
@@ -215,31 +212,25 @@ class Hub:
                 logger.warning("generation listener lost its connection (%s); reconnecting", exc)
             finally:
                 self._listening.clear()
-                self._conn = None
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 5.0)
 
     def _dispatch(self, key: str) -> None:
-        self.notifications += 1
-        at = time.monotonic()
         with self._lock:
             subs = list(self._subs.get(key, ()))
-        for sub in subs:
-            sub.fire(at)
+        self._fire(subs)
 
     def _fire_all(self) -> None:
-        at = time.monotonic()
         with self._lock:
             subs = [s for group in self._subs.values() for s in group]
+        self._fire(subs)
+
+    @staticmethod
+    def _fire(subs: list[Subscription]) -> None:
+        # One timestamp for the whole wake-up: a read started after it serves them all.
+        at = time.monotonic()
         for sub in subs:
             sub.fire(at)
-
-    def drop_connection_for_test(self) -> None:
-        """Close the listener's connection under it, as a network failure would."""
-        conn = self._conn
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.pgconn.finish()
 
 
 hub = Hub()

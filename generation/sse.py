@@ -93,7 +93,6 @@ class SharedReads:
 
     def __init__(self) -> None:
         self._reads: dict[tuple[int, int], tuple[float, asyncio.Future]] = {}
-        self.reads = 0  # how many reads were made (benchmarks)
 
     async def read(self, generation_id: int, after: int, *, not_before: float) -> StreamSnapshot:
         key = (generation_id, after)
@@ -105,7 +104,6 @@ class SharedReads:
             )
             entry = (started, future)
             self._reads[key] = entry
-            self.reads += 1
             future.add_done_callback(lambda _, key=key, entry=entry: self._forget(key, entry))
         # Shielded: a client that disconnects does not cancel the others' read.
         return await asyncio.shield(entry[1])

@@ -2,6 +2,7 @@
 
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -10,7 +11,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.processes import ROOT, child_env, free_port, started
+import psycopg
+
+from tests.processes import child_env, free_port, started
+from tests.processes import test_database_url as database_url
 
 
 @dataclass
@@ -67,4 +71,28 @@ def asgi_server(
     log.unlink(missing_ok=True)
 
 
-__all__ = ["ROOT", "Server", "asgi_server"]
+class ConnectionSampler(threading.Thread):
+    """Counts the backends with one application_name every 20 ms; keeps the peak."""
+
+    def __init__(self, application_name: str) -> None:
+        super().__init__(daemon=True)
+        self.application_name = application_name
+        self.peak = 0
+        self.samples = 0
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        url = database_url()
+        with psycopg.connect(url, autocommit=True, application_name="evergreen-test-sampler") as c:
+            while not self.stopping.is_set():
+                (n,) = c.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                    [self.application_name],
+                ).fetchone()
+                self.peak = max(self.peak, n)
+                self.samples += 1
+                time.sleep(0.02)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(5)

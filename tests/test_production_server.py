@@ -15,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 from django.apps import apps
 from rest_framework.authtoken.models import Token
@@ -34,6 +33,7 @@ from tests.processes import (
 )
 from tests.processes import test_database_url as database_url
 from tests.recommendations.builders import make_journey
+from tests.servers import ConnectionSampler
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -54,33 +54,6 @@ def _up(url: str) -> bool:
         return httpx.get(f"{url}/api/health/", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-class ConnectionSampler(threading.Thread):
-    """Counts the backends with one application_name every 20 ms; keeps the peak."""
-
-    def __init__(self, application_name: str) -> None:
-        super().__init__(daemon=True)
-        self.application_name = application_name
-        self.peak = 0
-        self.samples = 0
-        self.stopping = threading.Event()
-
-    def run(self) -> None:
-        url = database_url()
-        with psycopg.connect(url, autocommit=True, application_name="evergreen-test-sampler") as c:
-            while not self.stopping.is_set():
-                (n,) = c.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
-                    [self.application_name],
-                ).fetchone()
-                self.peak = max(self.peak, n)
-                self.samples += 1
-                time.sleep(0.02)
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.join(5)
 
 
 def _herd(url: str, headers: dict[str, str], n: int, timeout: float) -> tuple[list, float]:

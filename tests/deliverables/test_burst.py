@@ -15,8 +15,7 @@ from deliverables.models import Deliverable
 from tests.builders import make_member
 from tests.deliverables.builders import list_url, make_deliverables
 from tests.processes import test_database_url as database_url
-from tests.servers import asgi_server
-from tests.test_production_server import ConnectionSampler
+from tests.servers import ConnectionSampler, asgi_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
