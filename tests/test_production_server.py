@@ -33,7 +33,7 @@ from tests.processes import (
 )
 from tests.processes import test_database_url as database_url
 from tests.recommendations.builders import make_journey
-from tests.servers import ConnectionSampler
+from tests.servers import ConnectionSampler, asgi_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -90,7 +90,7 @@ def _log_tail(path: Path, chars: int = 4000) -> str:
 
 
 def test_a_herd_of_first_reads_makes_one_call_and_holds_a_bounded_number_of_connections(
-    fake_openai, tmp_path
+    fake_openai,
 ):
     if database_url().startswith("sqlite"):
         pytest.skip("counts PostgreSQL connections")
@@ -102,9 +102,10 @@ def test_a_herd_of_first_reads_makes_one_call_and_holds_a_bounded_number_of_conn
     fake_openai.delay(PROVIDER_DELAY)
 
     application_name = f"evergreen-herd-{uuid.uuid4().hex[:12]}"
-    port = free_port()
-    env = child_env(
-        EVERGREEN_MODE="development",
+    sampler = ConnectionSampler(application_name)
+
+    with asgi_server(
+        workers=WORKERS,
         DEBUG="false",
         DB_APPLICATION_NAME=application_name,
         DB_POOL="true",
@@ -115,21 +116,8 @@ def test_a_herd_of_first_reads_makes_one_call_and_holds_a_bounded_number_of_conn
         OPENAI_REQUEST_TIMEOUT="20",
         RETRY_TOTAL_TIMEOUT="30",
         LOG_LEVEL="WARNING",
-    )
-    args = [sys.executable, "-m", "uvicorn", "config.asgi:application"]
-    args += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
-    args += ["--lifespan", "off", "--no-access-log"]
-    log = tmp_path / "uvicorn.log"
-    base = f"http://127.0.0.1:{port}"
-    sampler = ConnectionSampler(application_name)
-
-    with log.open("w") as out, started(args, env=env, stdout=out) as server:
-        wait_until(
-            lambda: server.poll() is not None or _up(base),
-            timeout=60,
-            message=f"uvicorn did not answer /api/health/:\n{_log_tail(log)}",
-        )
-        assert server.poll() is None, _log_tail(log)
+    ) as server:
+        base = server.url
         sampler.start()
         url = f"{base}/api/companies/{company.pk}/health/"
         results, wall = _herd(url, {"Authorization": f"Token {token}"}, HERD, timeout=120)
@@ -146,6 +134,7 @@ def test_a_herd_of_first_reads_makes_one_call_and_holds_a_bounded_number_of_conn
                 message=f"{location} did not complete",
             )
         sampler.stop()
+        log = server.output()
 
     statuses = Counter(status for status, _ in results)
     summary = (
@@ -155,7 +144,7 @@ def test_a_herd_of_first_reads_makes_one_call_and_holds_a_bounded_number_of_conn
         f"provider calls {fake_openai.calls}, wall {wall:.2f}s"
     )
     print(f"\n{summary}")
-    context = f"{summary}\nserver log:\n{_log_tail(log)}"
+    context = f"{summary}\nserver log:\n{log}"
 
     assert len(results) == HERD, context
     assert fake_openai.calls == 1, context
