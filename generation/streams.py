@@ -26,7 +26,7 @@ STREAM_FLUSH_SECONDS = 0.1
 def start_attempt(*, generation: Generation) -> int:
     """Begin a stream attempt: drop the chunks of any earlier one and return the
     first seq of this one, above every seq a reader may have seen. Readers that
-    saw an earlier attempt's chunks are sent a reset (see `events_after`)."""
+    saw an earlier attempt's chunks are sent a reset (see `events_from`)."""
     with transaction.atomic():
         row = Generation.objects.select_for_update().get(pk=generation.pk)
         last_seq = Chunk.objects.filter(generation=row).aggregate(m=Max("seq"))["m"]
