@@ -8,9 +8,13 @@ then simply not found: 404, never 403, so ids do not leak.
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import permissions
+from rest_framework.authentication import get_authorization_header
+from rest_framework.authtoken.models import Token
 
 from companies.models import WRITE_ROLES, Company, Membership
 from companies.selectors import companies_for
+from core.authentication import TokenAuthentication
+from core.prepared import PreparedQuery
 
 
 class CompanyScopedMixin:
@@ -33,6 +37,49 @@ class CompanyRouteMixin:
                 companies_for(user=self.request.user), pk=self.kwargs["company_id"]
             )
         return self._company
+
+
+def token_key(request) -> str | None:
+    """The key of a well-formed `Authorization: Token <key>` header, else None (no
+    header, another scheme, or one TokenAuthentication refuses with its own 401)."""
+    parts = get_authorization_header(request).split()
+    if len(parts) != 2 or parts[0].lower() != TokenAuthentication.keyword.lower().encode():
+        return None
+    try:
+        key = parts[1].decode()
+    except UnicodeError:
+        return None
+    return key if "\x00" not in key else None
+
+
+class RouteMembershipMixin:
+    """Token authentication and the membership of the route's company in one query.
+
+    A hot read authenticates, then loads the route's company with its membership
+    check: two lookups of the same few rows. A view with this mixin declares
+    `membership_query`, a PreparedQuery over companies.selectors.token_memberships
+    (select_related user and company) whose parameters are `key` and the route's
+    URL kwargs. A token request finding its membership row is authenticated by it
+    (same user, same rules: unknown key or inactive user finds nothing) and the view
+    reads `self.route_membership`. Finding nothing, the request takes the usual path
+    (DRF's authenticators, then the view's own lookup): the 401s and 404s stay theirs.
+    """
+
+    membership_query: PreparedQuery | None = None
+    route_membership: Membership | None = None
+
+    def perform_authentication(self, request) -> None:
+        key = token_key(request) if self.membership_query is not None else None
+        if key is not None:
+            route = {n: self.kwargs[n] for n in self.membership_query.parameters if n != "key"}
+            found = self.membership_query(key=key, **route)
+            if found:
+                membership = self.route_membership = found[0]
+                request.user = membership.user
+                request.auth = Token(key=key, user=membership.user)
+                request._authenticator = TokenAuthentication()
+                return
+        super().perform_authentication(request)
 
 
 class HasCompanyWriteRole(permissions.BasePermission):

@@ -151,6 +151,12 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # The Django-Q2 cluster forks its processes, and a pooled connection must not
     # cross a fork (parent and child would talk over one socket): the cluster never
     # pools; each of its processes holds at most one connection.
+    # The hot reads (core.prepared) send their statements with server-side parameters,
+    # and psycopg prepares a statement a connection has run this many times: the plan
+    # is then reused instead of made anew (most of those reads' database time). Django's
+    # own cursors bind on the client and never prepare. Behind PgBouncer in transaction
+    # mode (older than 1.21), set DB_PREPARE_THRESHOLD= (empty) to turn this off.
+    _db_options.setdefault("prepare_threshold", env.int("DB_PREPARE_THRESHOLD", default=5) or None)
     _in_qcluster = len(sys.argv) > 1 and sys.argv[1] == "qcluster"
     if env.bool("DB_POOL", default=True) and not _in_qcluster:
         _db["CONN_MAX_AGE"] = 0  # required by the pool
@@ -216,7 +222,7 @@ HIT_FLUSH_SECONDS = env.float("HIT_FLUSH_SECONDS", default=5.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "core.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -5,6 +5,7 @@ Every error body is {"error": {"code": str, "message": str, "details": ...}}.
 
 import logging
 import sys
+from datetime import datetime
 
 from django.core.exceptions import (
     PermissionDenied,
@@ -28,6 +29,15 @@ logger = logging.getLogger(__name__)
 
 # Seconds a client is told to wait when the database is unavailable.
 DATABASE_RETRY_AFTER = 5
+
+
+def iso_datetime(value: datetime | None) -> str | None:
+    """DRF's DateTimeField output (UTC written as "Z"; the project's time zone is UTC)
+    without a field object per value: hand-written representations of hot reads use it."""
+    if value is None:
+        return None
+    text = value.isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class Pagination(PageNumberPagination):

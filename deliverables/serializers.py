@@ -1,9 +1,9 @@
-from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from rest_framework import serializers
 
+from core.api import iso_datetime
 from deliverables.models import (
     Deliverable,
     DeliverableStatus,
@@ -15,14 +15,6 @@ from generation.rendering import render_markdown
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-
-
-def _iso(value: datetime | None) -> str | None:
-    """DRF's DateTimeField format (UTC as "Z"), without a field object per value."""
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 class WorkspaceSerializer(serializers.ModelSerializer):
@@ -95,12 +87,12 @@ class DeliverableListSerializer(serializers.Serializer):
             "display_content": row["display_content"],
             "display_format": row["display_format"],
             "display_html": display_html(row["display_content"], row["display_format"]),
-            "transformation_timestamp": _iso(row["transformation_timestamp"]),
+            "transformation_timestamp": iso_datetime(row["transformation_timestamp"]),
             "content_transformation_status": row["content_transformation_status"],
             "display_quality_score": row["display_quality_score"],
             "ai_confidence": row["ai_confidence"],
             "auto_display_generated": row["auto_display_generated"],
-            "updated_at": _iso(row["updated_at"]),
+            "updated_at": iso_datetime(row["updated_at"]),
         }
 
 

@@ -8,7 +8,12 @@ from rest_framework import exceptions, generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from companies.permissions import CompanyRouteMixin, CompanyScopedMixin, HasCompanyWriteRole
+from companies.permissions import (
+    CompanyRouteMixin,
+    CompanyScopedMixin,
+    HasCompanyWriteRole,
+    RouteMembershipMixin,
+)
 from companies.selectors import can_write
 from core.api import ErrorSerializer
 from generation.throttles import GenerationThrottleMixin
@@ -30,14 +35,19 @@ from recommendations.serializers import (
 ERRORS = {404: ErrorSerializer, 429: ErrorSerializer, 503: ErrorSerializer}
 
 
-class CompanyReadMixin(CompanyRouteMixin):
+class CompanyReadMixin(RouteMembershipMixin, CompanyRouteMixin):
     """The route's company, its membership check, current context and active prompt
-    versions in one query, once per request (services.company_for_read)."""
+    versions in one query, once per request (services.company_for_read); with a
+    token, that query is also the authentication (RouteMembershipMixin)."""
+
+    membership_query = selectors.READ_MEMBERSHIP
 
     def get_company(self):
         if not hasattr(self, "_company"):
             company = services.company_for_read(
-                user=self.request.user, company_id=self.kwargs["company_id"]
+                user=self.request.user,
+                company_id=self.kwargs["company_id"],
+                membership=self.route_membership,
             )
             if company is None:
                 raise Http404

@@ -7,7 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
 
 from companies.models import Company
-from companies.selectors import companies_for
+from companies.selectors import companies_for, token_memberships
+from core.prepared import PreparedQuery
 from generation.models import Prompt
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import (
@@ -27,13 +28,15 @@ from recommendations.models import (
 CONTENT_KINDS = ("recommendation", "insight", "health_summary")
 
 
-def with_read_lookups(queryset: QuerySet[Company]) -> QuerySet[Company]:
-    """Companies annotated with what every read of their content needs: the current
+def with_read_lookups(queryset: QuerySet, company: str = "pk") -> QuerySet:
+    """Rows annotated with what every read of a company's content needs: the current
     context hash (`current_context_hash`) and the active prompt version of each kind
-    (`active_prompt_<kind>`), in the query that loads the company."""
+    (`active_prompt_<kind>`), in the query that loads the company. `company` names
+    the company's id in the queryset's rows (companies by default; memberships say
+    "company_id")."""
     return queryset.annotate(
         current_context_hash=Subquery(
-            ContextSnapshot.objects.filter(company=OuterRef("pk"), is_current=True).values(
+            ContextSnapshot.objects.filter(company=OuterRef(company), is_current=True).values(
                 "context_hash"
             )[:1]
         ),
@@ -50,6 +53,17 @@ def company_for_read(*, user: AbstractBaseUser | AnonymousUser, company_id: int)
     """One of the user's companies (the membership check) with its read lookups, in one
     query; None when the user may not see it."""
     return with_read_lookups(companies_for(user=user).filter(pk=company_id)).first()
+
+
+# Token authentication, the membership check, the company and its read lookups in
+# one query (companies.permissions.RouteMembershipMixin).
+READ_MEMBERSHIP = PreparedQuery(
+    lambda key, company_id: with_read_lookups(
+        token_memberships(key=key).filter(company_id=company_id), company="company_id"
+    )[:1],
+    key=str,
+    company_id=int,
+)
 
 
 def current_snapshot_or_none(*, company: Company) -> ContextSnapshot | None:
@@ -77,6 +91,21 @@ def has_uncovered_steps(*, company: Company, context_hash: str, prompt_id: int) 
     return JourneyStep.objects.exclude(pk__in=completed).exclude(pk__in=covered).exists()
 
 
+def _current_recommendations(company_id, context_hash, prompt_id, shape):
+    started = Q(status=Status.ACTIVE, started_at__isnull=False)
+    current = Q(context_hash=context_hash, prompt_id=prompt_id, status__in=LIVE)
+    return (
+        Recommendation.objects.filter(started | current, company_id=company_id)
+        .select_related("step__domain", "effectiveness")
+        .order_by(F("started_at").desc(nulls_last=True), "-generated_at", "-id")[:shape]
+    )
+
+
+_CURRENT_RECOMMENDATIONS = PreparedQuery(
+    _current_recommendations, company_id=int, context_hash=str, prompt_id=int
+)
+
+
 def current_recommendations(
     *, company: Company, context_hash: str, prompt_id: int, limit: int
 ) -> list[Recommendation]:
@@ -84,12 +113,8 @@ def current_recommendations(
     recommendations (active with a start time, whatever their context or prompt
     version: they stay until completed or expired), then the live recommendations of
     the current context and prompt version, newest first."""
-    started = Q(status=Status.ACTIVE, started_at__isnull=False)
-    current = Q(context_hash=context_hash, prompt_id=prompt_id, status__in=LIVE)
-    return list(
-        Recommendation.objects.filter(started | current, company=company)
-        .select_related("step__domain", "effectiveness")
-        .order_by(F("started_at").desc(nulls_last=True), "-generated_at", "-id")[:limit]
+    return _CURRENT_RECOMMENDATIONS(
+        company_id=company.pk, context_hash=context_hash, prompt_id=prompt_id, shape=limit
     )
 
 
@@ -176,12 +201,21 @@ def insights_queryset(
     return qs.order_by("-relevance_score", "-id")
 
 
+_CURRENT_HEALTH = PreparedQuery(
+    lambda company_id, context_hash, prompt_id: HealthSummary.objects.filter(
+        company_id=company_id, context_hash=context_hash, prompt_id=prompt_id, status__in=LIVE
+    )[:1],
+    company_id=int,
+    context_hash=str,
+    prompt_id=int,
+)
+
+
 def current_health_summary(
     *, company: Company, context_hash: str, prompt_id: int
 ) -> HealthSummary | None:
-    return HealthSummary.objects.filter(
-        company=company, context_hash=context_hash, prompt_id=prompt_id, status__in=LIVE
-    ).first()
+    rows = _CURRENT_HEALTH(company_id=company.pk, context_hash=context_hash, prompt_id=prompt_id)
+    return rows[0] if rows else None
 
 
 def latest_health_summary(*, company: Company) -> HealthSummary | None:

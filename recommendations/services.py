@@ -20,7 +20,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from companies.models import Company
+from companies.models import Company, Membership
 from core.errors import DomainError, IllegalTransition
 from generation.errors import BudgetExceeded, PromptMissing, ProviderUnavailable
 from generation.flight import (
@@ -102,14 +102,23 @@ class ReadLookups:
         return prompt_id
 
 
-def company_for_read(*, user, company_id: int) -> Company | None:
-    """The user's company with its ReadLookups attached, in one query (None: not theirs)."""
-    company = selectors.company_for_read(user=user, company_id=company_id)
+def company_for_read(
+    *, user, company_id: int, membership: Membership | None = None
+) -> Company | None:
+    """The user's company with its ReadLookups attached, in one query (None: not theirs).
+    A `membership` loaded with the lookups (selectors.READ_MEMBERSHIP, by the request's
+    authentication) costs no query at all."""
+    if membership is not None and membership.company_id == company_id:
+        company, annotated = membership.company, membership
+    else:
+        company = annotated = selectors.company_for_read(user=user, company_id=company_id)
     if company is not None:
         company.read_lookups = ReadLookups(
             company=company,
-            context_hash=company.current_context_hash,
-            prompt_ids={k: getattr(company, f"active_prompt_{k}") for k in selectors.CONTENT_KINDS},
+            context_hash=annotated.current_context_hash,
+            prompt_ids={
+                k: getattr(annotated, f"active_prompt_{k}") for k in selectors.CONTENT_KINDS
+            },
         )
     return company
 
