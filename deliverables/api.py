@@ -4,7 +4,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from companies.permissions import CompanyScopedMixin, HasCompanyWriteRole
+from companies.permissions import CompanyScopedMixin, HasCompanyWriteRole, RouteMembershipMixin
 from deliverables import selectors, services
 from deliverables.models import Deliverable, Workspace
 from deliverables.serializers import (
@@ -26,7 +26,7 @@ class WorkspaceListView(CompanyScopedMixin, generics.ListAPIView):
 
 
 class WorkspaceDeliverablesView(
-    GenerationThrottleMixin, CompanyScopedMixin, generics.GenericAPIView
+    GenerationThrottleMixin, RouteMembershipMixin, CompanyScopedMixin, generics.GenericAPIView
 ):
     """A workspace's deliverables with their display versions, cache-first.
 
@@ -39,6 +39,7 @@ class WorkspaceDeliverablesView(
     company_field = "company"
     serializer_class = DeliverableListSerializer
     pagination_class = None
+    membership_query = selectors.WORKSPACE_MEMBERSHIP
 
     @extend_schema(
         parameters=[DeliverablePageQuerySerializer],
@@ -47,7 +48,10 @@ class WorkspaceDeliverablesView(
     def get(self, request, pk: int):
         query = DeliverablePageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        workspace = self.get_object()
+        if self.route_membership is not None:  # loaded by the authentication's query
+            workspace = selectors.workspace_of(membership=self.route_membership)
+        else:
+            workspace = self.get_object()
         rows, more = selectors.deliverable_page(workspace=workspace, **query.validated_data)
         listing = services.serve_deliverables(workspace=workspace, rows=rows)
         next_link = None

@@ -23,6 +23,17 @@ class WorkspaceSerializer(serializers.ModelSerializer):
         fields = ["id", "company", "name", "goal", "created_at"]
         read_only_fields = fields
 
+    def to_representation(self, workspace: Workspace) -> dict[str, Any]:
+        # Written out: it heads every deliverables page, and a ModelSerializer builds
+        # its fields anew for each one (tests/deliverables/test_serializers.py).
+        return {
+            "id": workspace.id,
+            "company": workspace.company_id,
+            "name": workspace.name,
+            "goal": workspace.goal,
+            "created_at": iso_datetime(workspace.created_at),
+        }
+
 
 class DeliverablePageQuerySerializer(serializers.Serializer):
     """Keyset pages in id order: `after` is the last id of the previous page."""

@@ -162,7 +162,7 @@ class HealthSummaryView(GenerationThrottleMixin, CompanyReadMixin, APIView):
         )
 
 
-class JourneyView(CompanyRouteMixin, APIView):
+class JourneyView(CompanyReadMixin, APIView):
     @extend_schema(
         responses={200: JourneyDomainSerializer(many=True), 404: ErrorSerializer},
         summary="The journey's domains and steps with this company's progress",

@@ -4,7 +4,8 @@ Every function here costs a fixed number of queries, whatever the number of rows
 """
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Case, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models.functions import Coalesce
 
 from companies.models import Company
 from companies.selectors import companies_for, token_memberships
@@ -222,25 +223,50 @@ def latest_health_summary(*, company: Company) -> HealthSummary | None:
     return HealthSummary.objects.filter(company=company).order_by("-generated_at", "-id").first()
 
 
+def _journey_domains(company_id: int) -> QuerySet[JourneyDomain]:
+    maturity = CompanyDomainProgress.objects.filter(company_id=company_id, domain=OuterRef("pk"))
+    return JourneyDomain.objects.annotate(
+        company_maturity=Coalesce(Subquery(maturity.values("maturity_level")[:1]), 0)
+    )
+
+
+def _journey_steps(company_id: int) -> QuerySet[JourneyStep]:
+    progress = CompanyStepProgress.objects.filter(company_id=company_id, step=OuterRef("pk"))
+    return JourneyStep.objects.annotate(
+        **{
+            f"progress_{name}": Subquery(progress.values(name)[:1])
+            for name in ("id", "status", "started_at", "completed_at", "last_activity_at")
+        }
+    ).order_by("domain_id", "order", "id")
+
+
+_JOURNEY_DOMAINS = PreparedQuery(_journey_domains, company_id=int)
+_JOURNEY_STEPS = PreparedQuery(_journey_steps, company_id=int)
+
+
 def journey_for(*, company: Company) -> list[JourneyDomain]:
-    """Domains with their steps; each step carries `.company_progress` (or None) and each
-    domain `.company_maturity` (0 when unknown)."""
-    domains = list(
-        JourneyDomain.objects.prefetch_related(
-            Prefetch("steps", queryset=JourneyStep.objects.order_by("order", "id"))
-        )
-    )
-    progress = {p.step_id: p for p in CompanyStepProgress.objects.filter(company=company)}
-    levels = dict(
-        CompanyDomainProgress.objects.filter(company=company).values_list(
-            "domain_id", "maturity_level"
-        )
-    )
+    """Domains in journey order, each with `.journey_steps` (its steps in order, each
+    carrying `.company_progress`, a CompanyStepProgress or None), `.company_maturity`
+    (0 when unknown), `.completed_count` and `.step_count`. Two queries."""
+    domains = _JOURNEY_DOMAINS(company_id=company.pk)
+    by_domain: dict[int, list[JourneyStep]] = {domain.pk: [] for domain in domains}
+    for step in _JOURNEY_STEPS(company_id=company.pk):
+        step.company_progress = None
+        if step.progress_id is not None:
+            step.company_progress = CompanyStepProgress(
+                id=step.progress_id,
+                company=company,
+                step=step,
+                status=step.progress_status,
+                started_at=step.progress_started_at,
+                completed_at=step.progress_completed_at,
+                last_activity_at=step.progress_last_activity_at,
+            )
+        by_domain[step.domain_id].append(step)
     for domain in domains:
-        domain.company_maturity = levels.get(domain.id, 0)
-        steps = list(domain.steps.all())
+        steps = domain.journey_steps = by_domain[domain.pk]
         for step in steps:
-            step.company_progress = progress.get(step.id)
+            step.domain = domain
         domain.completed_count = sum(
             1
             for s in steps

@@ -212,6 +212,19 @@ class JourneyStepSerializer(serializers.ModelSerializer):
         fields = ["id", "slug", "name", "order", "status", "started_at", "completed_at"]
         read_only_fields = fields
 
+    def to_representation(self, obj: JourneyStep) -> dict[str, Any]:
+        # Written out like the content serializers (ContentMixin.content_fields).
+        progress = obj.company_progress
+        return {
+            "id": obj.id,
+            "slug": obj.slug,
+            "name": obj.name,
+            "order": obj.order,
+            "status": progress.status if progress else StepStatus.NOT_STARTED,
+            "started_at": iso_datetime(progress.started_at) if progress else None,
+            "completed_at": iso_datetime(progress.completed_at) if progress else None,
+        }
+
     def get_status(self, obj) -> str:
         progress = obj.company_progress
         return progress.status if progress else StepStatus.NOT_STARTED
@@ -233,7 +246,20 @@ class JourneyDomainSerializer(serializers.ModelSerializer):
     maturity_level = serializers.IntegerField(source="company_maturity", read_only=True)
     completed_count = serializers.IntegerField(read_only=True)
     step_count = serializers.IntegerField(read_only=True)
-    steps = JourneyStepSerializer(many=True, read_only=True)
+    steps = JourneyStepSerializer(source="journey_steps", many=True, read_only=True)
+
+    def to_representation(self, obj: JourneyDomain) -> dict[str, Any]:
+        step = JourneyStepSerializer()
+        return {
+            "id": obj.id,
+            "slug": obj.slug,
+            "name": obj.name,
+            "order": obj.order,
+            "maturity_level": obj.company_maturity,
+            "completed_count": obj.completed_count,
+            "step_count": obj.step_count,
+            "steps": [step.to_representation(s) for s in obj.journey_steps],
+        }
 
     class Meta:
         model = JourneyDomain
