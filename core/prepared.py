@@ -34,9 +34,11 @@ from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable, get_related_populators
 
-# Placeholders: values no real row has, recognisable among the compiled params.
-_INT_BASE = -(2**62)
+# Placeholder values, told apart from constants by compiling twice (_compile).
+_INT_A = 32001
+_INT_B = 32201
 _STR_MARK = "\x1fprepared-parameter:"
+_SQL_CHANGES = "the parameters change the SQL itself: pass such a value as shape="
 MAX_SHAPES = 64
 
 
@@ -91,20 +93,30 @@ class PreparedQuery:
         return compiled
 
     def _compile(self, using: str, shape: Hashable) -> _Compiled:
-        placeholders = {
-            name: (_INT_BASE + i if kind is int else f"{_STR_MARK}{name}")
-            for i, (name, kind) in enumerate(self.parameters.items())
-        }
-        queryset = self.build(**placeholders, **({"shape": shape} if shape != () else {}))
-        if queryset._prefetch_related_lookups or queryset._iterable_class is not ModelIterable:
-            raise TypeError("PreparedQuery runs querysets of model instances only")
-        compiler = queryset.query.get_compiler(using=using)
-        sql, params = compiler.as_sql()
-        by_value = {value: name for name, value in placeholders.items()}
-        template = [("param", by_value[p]) if _is_placeholder(p, by_value) else p for p in params]
+        # Compiled twice, with two sets of placeholder values: a parameter is a position
+        # whose value follows the placeholder in both, and everything else (the SQL, the
+        # constants) must not change. The ints stay small: Django drops or empties a
+        # lookup whose value is out of the field's range.
+        first, first_params, compiler = self._compile_with(using, shape, _INT_A, "a")
+        second, second_params, _ = self._compile_with(using, shape, _INT_B, "b")
+        if first != second or len(first_params) != len(second_params):
+            raise ValueError(_SQL_CHANGES)
+        names = list(self.parameters)
+        template: list[Any] = []
+        for a, b in zip(first_params, second_params, strict=True):
+            name = _placeholder_name(a, names, _INT_A, "a")
+            if name is not None and name == _placeholder_name(b, names, _INT_B, "b"):
+                template.append(("param", name))
+            elif a == b:
+                template.append(a)
+            else:
+                raise ValueError(
+                    "the parameters change the SQL itself: pass such a value as shape="
+                )
         missing = set(self.parameters) - {p[1] for p in template if isinstance(p, tuple)}
         if missing:
             raise ValueError(f"parameters not used by the query: {sorted(missing)}")
+        sql = first
         compiled = _Compiled()
         compiled.compiler, compiled.sql, compiled.params = compiler, sql, template
         klass_info, select = compiler.klass_info, compiler.select
@@ -121,6 +133,18 @@ class PreparedQuery:
             raise TypeError("PreparedQuery does not run querysets with composite fields")
         compiled.converters = compiler.get_converters(columns)
         return compiled
+
+    def _compile_with(self, using: str, shape: Hashable, base: int, mark: str):
+        placeholders = {
+            name: (base + i if kind is int else f"{_STR_MARK}{mark}:{name}")
+            for i, (name, kind) in enumerate(self.parameters.items())
+        }
+        queryset = self.build(**placeholders, **({"shape": shape} if shape != () else {}))
+        if queryset._prefetch_related_lookups or queryset._iterable_class is not ModelIterable:
+            raise TypeError("PreparedQuery runs querysets of model instances only")
+        compiler = queryset.query.get_compiler(using=using)
+        sql, params = compiler.as_sql()
+        return sql, list(params), compiler
 
     @staticmethod
     def _instances(compiled: _Compiled, rows: list[tuple], using: str) -> list[Model]:
@@ -181,6 +205,13 @@ class _LoggedCursor(CursorDebugWrapper):
             )
 
 
-def _is_placeholder(value: Any, by_value: dict) -> bool:
-    # bool is an int: True == 1 must never be taken for a placeholder (they are < 0).
-    return isinstance(value, int | str) and not isinstance(value, bool) and value in by_value
+def _placeholder_name(value: Any, names: list[str], base: int, mark: str) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and 0 <= value - base < len(names):
+        name = names[value - base]
+    elif isinstance(value, str) and value.startswith(f"{_STR_MARK}{mark}:"):
+        name = value[len(_STR_MARK) + len(mark) + 1 :]
+    else:
+        return None
+    return name if name in names else None

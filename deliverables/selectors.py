@@ -85,7 +85,7 @@ def deliverable_page(
     """
     with bound_cursor(connection) as cursor:
         cursor.execute(_page_sql(), [DISPLAY_PROMPT_KEY, workspace.pk, after or 0, limit + 1])
-        names = [column.name for column in cursor.description]
+        names = [column[0] for column in cursor.description]
         rows = [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
     return decode_rows(rows[:limit]), len(rows) > limit
 

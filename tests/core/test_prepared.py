@@ -1,0 +1,120 @@
+"""core.prepared: a queryset compiled once gives what the queryset gives, with each
+call's values, through a statement PostgreSQL prepares."""
+
+import pytest
+from django.db import connection
+from django.db.models import Count, F
+from django.test.utils import CaptureQueriesContext
+
+from companies.models import Membership
+from core.prepared import PreparedQuery
+from recommendations.models import JourneyStep
+from tests.builders import make_company, make_member
+from tests.recommendations.builders import make_journey
+
+pytestmark = pytest.mark.django_db
+
+STEPS_OF_DOMAIN = PreparedQuery(
+    lambda domain_id, slug: (
+        JourneyStep.objects.select_related("domain")
+        .filter(domain_id=domain_id)
+        .exclude(slug=slug)
+        .annotate(domain_order=F("domain__order"), twice=F("order") * 2)
+    ),
+    domain_id=int,
+    slug=str,
+)
+
+
+def fields_of(step: JourneyStep) -> tuple:
+    return (step.pk, step.slug, step.order, step.domain.pk, step.domain.name)
+
+
+def test_prepared_rows_equal_the_querysets_with_each_calls_values():
+    steps = make_journey(domains=2, steps=3)
+    for domain in {s.domain for s in steps}:
+        expected = list(
+            JourneyStep.objects.select_related("domain")
+            .filter(domain=domain)
+            .exclude(slug="step-2")
+        )
+        got = STEPS_OF_DOMAIN(domain_id=domain.pk, slug="step-2")
+        assert [fields_of(s) for s in got] == [fields_of(s) for s in expected]
+        assert len(got) == 2
+        assert [s.twice for s in got] == [s.order * 2 for s in expected]
+        assert {s.domain_order for s in got} == {domain.order}
+
+
+def test_related_rows_come_with_the_row_without_a_query():
+    step = make_journey(domains=1, steps=1)[0]
+    [got] = STEPS_OF_DOMAIN(domain_id=step.domain_id, slug="none")
+    with CaptureQueriesContext(connection) as ctx:
+        assert got.domain.slug == step.domain.slug
+    assert len(ctx.captured_queries) == 0
+
+
+def test_the_query_log_shows_the_statement_with_its_values():
+    step = make_journey(domains=1, steps=1)[0]
+    with CaptureQueriesContext(connection) as ctx:
+        STEPS_OF_DOMAIN(domain_id=step.domain_id, slug="a-slug-to-find")
+    [query] = ctx.captured_queries
+    assert query["sql"].startswith("SELECT")
+    assert "'a-slug-to-find'" in query["sql"]
+
+
+def test_a_statement_run_several_times_is_prepared_on_the_server():
+    step = make_journey(domains=1, steps=1)[0]
+    for _ in range(6):  # psycopg prepares at the 5th run (DB_PREPARE_THRESHOLD)
+        STEPS_OF_DOMAIN(domain_id=step.domain_id, slug="x")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%recommendations_journeystep%"],
+        )
+        assert cursor.fetchone()[0] >= 1
+
+
+def test_a_shape_is_compiled_on_its_own():
+    make_journey(domains=1, steps=4)
+    first = PreparedQuery(
+        lambda order, shape: JourneyStep.objects.filter(order__gte=order).order_by("id")[:shape],
+        order=int,
+    )
+    assert len(first(order=0, shape=2)) == 2
+    assert len(first(order=0, shape=3)) == 3
+    assert len(first(order=3, shape=3)) == 1
+
+
+def test_annotations_that_aggregate_come_back_on_the_instance():
+    company = make_company()
+    make_member(company=company)
+    make_member(company=company)
+    members = PreparedQuery(
+        lambda company_id: (
+            Membership.objects.filter(company_id=company_id)
+            .select_related("company")
+            .annotate(n=Count("company__memberships"))
+            .order_by("id")
+        ),
+        company_id=int,
+    )
+    rows = members(company_id=company.pk)
+    assert [r.n for r in rows] == [2, 2]
+    assert members(company_id=company.pk + 1000) == []
+
+
+def test_a_parameter_the_query_does_not_use_is_refused():
+    unused = PreparedQuery(lambda slug: JourneyStep.objects.all(), slug=str)
+    with pytest.raises(ValueError, match="slug"):
+        unused(slug="x")
+
+
+def test_only_int_and_str_parameters_are_prepared():
+    with pytest.raises(TypeError):
+        PreparedQuery(lambda ids: JourneyStep.objects.filter(pk__in=ids), ids=list)
+
+
+def test_value_querysets_are_refused():
+    values = PreparedQuery(lambda slug: JourneyStep.objects.filter(slug=slug).values(), slug=str)
+    with pytest.raises(TypeError):
+        values(slug="x")
