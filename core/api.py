@@ -13,6 +13,8 @@ from django.core.exceptions import (
     SuspiciousOperation,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import EmptyPage, PageNotAnInteger
+from django.core.paginator import Paginator as DjangoPaginator
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from django.views import defaults
@@ -40,9 +42,65 @@ def iso_datetime(value: datetime | None) -> str | None:
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
+# The ids PostgreSQL's bigint holds: any other number names no row.
+_BIGINT = range(-(2**63), 2**63)
+
+
+class PreparedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """A PrimaryKeyRelatedField whose lookup is a prepared statement: `lookup`, a
+    core.prepared.PreparedQuery with one int parameter `pk` (at most one row). The
+    answers are DRF's: incorrect_type for what is not an id, does_not_exist for an id
+    without a row."""
+
+    def __init__(self, *, lookup, **kwargs) -> None:
+        self.lookup = lookup
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        try:
+            if isinstance(data, bool | float):
+                raise TypeError
+            pk = int(data)
+        except (TypeError, ValueError):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        rows = self.lookup(pk=pk) if pk in _BIGINT else []
+        if not rows:
+            self.fail("does_not_exist", pk_value=data)
+        return rows[0]
+
+
+class OneQueryPaginator(DjangoPaginator):
+    """Django's paginator, reading a page of core.prepared.PreparedRows in one
+    statement: the rows and, beside them, the total (the count is asked for only
+    when the page is empty). Any other list is paginated as Django does."""
+
+    def page(self, number):
+        rows_of = getattr(self.object_list, "page_rows", None)
+        if rows_of is None or self.orphans:
+            return super().page(number)
+        number = self.validate_number_format(number)
+        rows, total = rows_of(offset=(number - 1) * self.per_page, limit=self.per_page)
+        if total is not None:
+            self.__dict__["count"] = total  # cached_property: no count query
+        number = self.validate_number(number)
+        return self._get_page(rows, number, self)
+
+    def validate_number_format(self, number) -> int:
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            number = int(number)
+        except (TypeError, ValueError) as exc:
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from exc
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        return number
+
+
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
+    django_paginator_class = OneQueryPaginator
 
 
 def error_body(code: str, message: str, details=None) -> dict:

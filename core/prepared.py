@@ -66,6 +66,10 @@ class PreparedQuery:
         self.parameters = parameters
         self._local = threading.local()
 
+    def __deepcopy__(self, memo: dict) -> "PreparedQuery":
+        # Shared, not copied: DRF deep-copies its fields' arguments for every serializer.
+        return self
+
     def __call__(
         self, *, using: str = DEFAULT_DB_ALIAS, shape: Hashable = (), **values: Any
     ) -> list[Model]:
@@ -215,3 +219,44 @@ def _placeholder_name(value: Any, names: list[str], base: int, mark: str) -> str
     else:
         return None
     return name if name in names else None
+
+
+TOTAL = "prepared_total"
+
+
+class PreparedRows:
+    """A prepared query's rows as a paginator or a slice reads them, each read one
+    statement: `page_rows()` returns a page and the total (a window count in the same
+    statement), a slice returns those rows, `count()` counts `counted()` (a queryset,
+    built only when a page has no row to carry the total).
+
+    `query` is a PreparedQuery whose build takes `shape=(offset, limit)` and annotates
+    `prepared_total=Window(Count("*"))` (see `page_of`)."""
+
+    def __init__(
+        self, query: PreparedQuery, counted: Callable[[], QuerySet], **values: Any
+    ) -> None:
+        self.query, self.counted, self.values = query, counted, values
+
+    def page_rows(self, *, offset: int, limit: int) -> tuple[list[Model], int | None]:
+        rows = self.query(shape=(offset, offset + limit), **self.values)
+        return rows, (getattr(rows[0], TOTAL) if rows else None)
+
+    def __getitem__(self, item: slice) -> list[Model]:
+        if not isinstance(item, slice) or item.step is not None:
+            raise TypeError("PreparedRows takes a slice with a start and a stop")
+        return self.query(shape=(item.start or 0, item.stop), **self.values)
+
+    def count(self) -> int:
+        return self.counted().count()
+
+    def __len__(self) -> int:
+        return self.count()
+
+
+def page_of(queryset: QuerySet, shape: tuple[int, int]) -> QuerySet:
+    """`queryset` sliced by a PreparedRows shape, with the window total it reads."""
+    from django.db.models import Count, Window
+
+    offset, stop = shape
+    return queryset.annotate(**{TOTAL: Window(Count("*"))})[offset:stop]

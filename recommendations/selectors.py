@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 
 from companies.models import Company
 from companies.selectors import companies_for, token_memberships
-from core.prepared import PreparedQuery
+from core.prepared import PreparedQuery, PreparedRows, page_of
 from generation.models import Prompt
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import (
@@ -29,6 +29,18 @@ from recommendations.models import (
 CONTENT_KINDS = ("recommendation", "insight", "health_summary")
 
 
+def current_context_of(company) -> Subquery:
+    """The company's current context hash, as a subquery (`company`: an id or OuterRef)."""
+    return Subquery(
+        ContextSnapshot.objects.filter(company=company, is_current=True).values("context_hash")[:1]
+    )
+
+
+def active_prompt_of(kind: str) -> Subquery:
+    """The id of the active prompt version of `kind`, as a subquery."""
+    return Subquery(Prompt.objects.filter(key=kind, is_active=True).values("pk")[:1])
+
+
 def with_read_lookups(queryset: QuerySet, company: str = "pk") -> QuerySet:
     """Rows annotated with what every read of a company's content needs: the current
     context hash (`current_context_hash`) and the active prompt version of each kind
@@ -36,17 +48,8 @@ def with_read_lookups(queryset: QuerySet, company: str = "pk") -> QuerySet:
     the company's id in the queryset's rows (companies by default; memberships say
     "company_id")."""
     return queryset.annotate(
-        current_context_hash=Subquery(
-            ContextSnapshot.objects.filter(company=OuterRef(company), is_current=True).values(
-                "context_hash"
-            )[:1]
-        ),
-        **{
-            f"active_prompt_{kind}": Subquery(
-                Prompt.objects.filter(key=kind, is_active=True).values("pk")[:1]
-            )
-            for kind in CONTENT_KINDS
-        },
+        current_context_hash=current_context_of(OuterRef(company)),
+        **{f"active_prompt_{kind}": active_prompt_of(kind) for kind in CONTENT_KINDS},
     )
 
 
@@ -97,7 +100,7 @@ def _current_recommendations(company_id, context_hash, prompt_id, shape):
     current = Q(context_hash=context_hash, prompt_id=prompt_id, status__in=LIVE)
     return (
         Recommendation.objects.filter(started | current, company_id=company_id)
-        .select_related("step__domain", "effectiveness")
+        .select_related("step__domain")
         .order_by(F("started_at").desc(nulls_last=True), "-generated_at", "-id")[:shape]
     )
 
@@ -210,6 +213,47 @@ _CURRENT_HEALTH = PreparedQuery(
     context_hash=str,
     prompt_id=int,
 )
+
+
+def _current_insights(company_id, context_hash, target_id, shape, *, by_step: bool):
+    target = (
+        {"step": JourneyStep(pk=target_id)} if by_step else {"domain": JourneyDomain(pk=target_id)}
+    )
+    queryset = insights_queryset(
+        company=Company(pk=company_id), context_hash=context_hash, **target
+    )
+    return page_of(queryset, shape)
+
+
+_INSIGHTS_OF_DOMAIN = PreparedQuery(
+    lambda **kw: _current_insights(**kw, by_step=False),
+    company_id=int,
+    context_hash=str,
+    target_id=int,
+)
+_INSIGHTS_OF_STEP = PreparedQuery(
+    lambda **kw: _current_insights(**kw, by_step=True),
+    company_id=int,
+    context_hash=str,
+    target_id=int,
+)
+
+
+def current_insights(
+    *, company: Company, context_hash: str, domain: JourneyDomain, step: JourneyStep | None
+) -> PreparedRows:
+    """The live insights of the context for a domain (its domain- and step-level ones)
+    or a step, most relevant first, to slice or paginate: each page one statement."""
+    query = _INSIGHTS_OF_STEP if step is not None else _INSIGHTS_OF_DOMAIN
+    return PreparedRows(
+        query,
+        lambda: insights_queryset(
+            company=company, context_hash=context_hash, domain=domain, step=step
+        ),
+        company_id=company.pk,
+        context_hash=context_hash,
+        target_id=(step or domain).pk,
+    )
 
 
 def current_health_summary(

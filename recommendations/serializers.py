@@ -3,7 +3,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import iso_datetime
+from core.api import PreparedPrimaryKeyRelatedField, iso_datetime
+from core.prepared import PreparedQuery
 from recommendations.lifecycle import Status
 from recommendations.models import (
     CompanyStepProgress,
@@ -162,11 +163,19 @@ class InsightSerializer(ContentMixin, serializers.ModelSerializer):
         read_only_fields = fields
 
 
+_DOMAIN = PreparedQuery(lambda pk: JourneyDomain.objects.filter(pk=pk)[:1], pk=int)
+_STEP = PreparedQuery(
+    lambda pk: JourneyStep.objects.select_related("domain").filter(pk=pk)[:1], pk=int
+)
+
+
 class InsightQuerySerializer(serializers.Serializer):
-    domain = serializers.PrimaryKeyRelatedField(
-        queryset=JourneyDomain.objects.all(), required=False
+    domain = PreparedPrimaryKeyRelatedField(
+        lookup=_DOMAIN, queryset=JourneyDomain.objects.all(), required=False
     )
-    step = serializers.PrimaryKeyRelatedField(queryset=JourneyStep.objects.all(), required=False)
+    step = PreparedPrimaryKeyRelatedField(
+        lookup=_STEP, queryset=JourneyStep.objects.all(), required=False
+    )
 
     def validate(self, attrs):
         domain, step = attrs.get("domain"), attrs.get("step")

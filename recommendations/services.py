@@ -692,7 +692,7 @@ def insights_for(
     the API and the dashboard read through this one function."""
     context_hash = lookups_for(company).current_hash()
     rows = take(
-        selectors.insights_queryset(
+        selectors.current_insights(
             company=company, context_hash=context_hash, domain=domain, step=step
         )
     )
