@@ -1,4 +1,3 @@
-from functools import lru_cache
 from typing import Any
 
 from rest_framework import serializers
@@ -47,11 +46,6 @@ class DeliverablePageQuerySerializer(serializers.Serializer):
         return {"after": attrs.get("after"), "limit": attrs["page_size"]}
 
 
-@lru_cache(maxsize=2048)
-def _markdown_as_html(text: str) -> str:
-    return render_markdown(text)
-
-
 def display_html(content: str, display_format: str) -> str:
     """The display as HTML an API client may insert as it is: markdown rendered and
     cleaned (model output is untrusted, <script> and event handlers go); an HTML
@@ -60,7 +54,7 @@ def display_html(content: str, display_format: str) -> str:
         return ""
     if display_format == DisplayFormat.HTML:
         return content
-    return _markdown_as_html(content)
+    return render_markdown(content)
 
 
 DISPLAY_HTML_HELP = "The display as cleaned HTML, safe to insert into a page whatever its format."

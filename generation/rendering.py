@@ -2,6 +2,7 @@
 before it is stored and again when it is shown."""
 
 import threading
+from functools import lru_cache
 
 import markdown as md
 import nh3
@@ -36,7 +37,11 @@ def _converter() -> md.Markdown:
     return converter
 
 
+@lru_cache(maxsize=4096)
 def render_markdown(text: str) -> str:
+    """Untrusted markdown as cleaned HTML. Stored content is rendered on every read
+    that shows it, and the same text always gives the same HTML: the last 4,096
+    renderings are kept (per process), so a page of cached content renders none."""
     converter = _converter()
     try:
         return clean_html(converter.convert(text or ""))

@@ -7,8 +7,8 @@ from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
-from companies.models import Company
-from companies.selectors import companies_for, token_memberships
+from companies.models import Company, Membership
+from companies.selectors import token_memberships
 from core.prepared import PreparedQuery, PreparedRows, page_of
 from generation.models import Prompt
 from recommendations.lifecycle import LIVE, Status
@@ -53,10 +53,23 @@ def with_read_lookups(queryset: QuerySet, company: str = "pk") -> QuerySet:
     )
 
 
+def _company_for_read(user_id: int, company_id: int) -> QuerySet[Company]:
+    role = Membership.objects.filter(company=OuterRef("pk"), user_id=user_id).values("role")
+    return with_read_lookups(
+        Company.objects.filter(pk=company_id, memberships__user_id=user_id)
+    ).annotate(member_role=Subquery(role[:1]))[:1]
+
+
+_COMPANY_FOR_READ = PreparedQuery(_company_for_read, user_id=int, company_id=int)
+
+
 def company_for_read(*, user: AbstractBaseUser | AnonymousUser, company_id: int) -> Company | None:
-    """One of the user's companies (the membership check) with its read lookups, in one
-    query; None when the user may not see it."""
-    return with_read_lookups(companies_for(user=user).filter(pk=company_id)).first()
+    """One of the user's companies (the membership check) with its read lookups and the
+    user's role (`member_role`), in one query; None when the user may not see it."""
+    if not user.is_authenticated:
+        return None
+    rows = _COMPANY_FOR_READ(user_id=user.pk, company_id=company_id)
+    return rows[0] if rows else None
 
 
 # Token authentication, the membership check, the company and its read lookups in
@@ -169,8 +182,18 @@ def earlier_recommendations(
     return picked
 
 
-def next_steps(*, company: Company) -> list[JourneyStep]:
-    """Steps the company has not completed: those in progress first, then journey order."""
+def next_steps(
+    *, company: Company, journey: list[JourneyDomain] | None = None
+) -> list[JourneyStep]:
+    """Steps the company has not completed: those in progress first, then journey order.
+    From `journey` (journey_for's domains, read already) it costs no query."""
+    if journey is not None:
+        steps = [s for d in journey for s in d.journey_steps]
+        steps.sort(key=lambda s: (s.domain.order, s.order, s.id))  # JourneyStep's ordering
+        status = {s.id: s.company_progress.status for s in steps if s.company_progress}
+        steps = [s for s in steps if status.get(s.id) != StepStatus.COMPLETED]
+        steps.sort(key=lambda s: status.get(s.id) != StepStatus.IN_PROGRESS)  # stable
+        return steps
     progress = dict(
         CompanyStepProgress.objects.filter(company=company).values_list("step_id", "status")
     )

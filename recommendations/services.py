@@ -110,8 +110,11 @@ def company_for_read(
     authentication) costs no query at all."""
     if membership is not None and membership.company_id == company_id:
         company, annotated = membership.company, membership
+        company.member_role = (membership.user_id, membership.role)
     else:
         company = annotated = selectors.company_for_read(user=user, company_id=company_id)
+        if company is not None:
+            company.member_role = (user.pk, company.member_role)
     if company is not None:
         company.read_lookups = ReadLookups(
             company=company,
@@ -639,14 +642,19 @@ def _store_in_transaction(on_result: Callable[[Generation], None], generation) -
 
 
 def resolve_insight_target(
-    *, company: Company, domain: JourneyDomain | None, step: JourneyStep | None
+    *,
+    company: Company,
+    domain: JourneyDomain | None,
+    step: JourneyStep | None,
+    journey: list[JourneyDomain] | None = None,
 ) -> tuple[JourneyDomain | None, JourneyStep | None]:
-    """A step implies its domain; with neither, the domain of the company's next step."""
+    """A step implies its domain; with neither, the domain of the company's next step
+    (from `journey`, selectors.journey_for's domains, when the caller has read it)."""
     if step is not None:
         return step.domain, step
     if domain is not None:
         return domain, None
-    upcoming = selectors.next_steps(company=company)
+    upcoming = selectors.next_steps(company=company, journey=journey)
     if upcoming:
         return upcoming[0].domain, None
     return JourneyDomain.objects.first(), None

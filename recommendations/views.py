@@ -94,7 +94,9 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
         notices.append(f"{UNAVAILABLE}, and there are no earlier recommendations to show.")
 
     insights, focus = [], None
-    domain, step = services.resolve_insight_target(company=company, domain=None, step=None)
+    domain, step = services.resolve_insight_target(
+        company=company, domain=None, step=None, journey=journey
+    )
     if domain is not None:
         focus = domain
         # The API's function: current insights, made if missing, else earlier ones.
