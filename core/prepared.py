@@ -3,7 +3,7 @@
 Building a queryset and compiling it to SQL costs Django 0.2-0.5 ms a query, several
 times what PostgreSQL needs to run it on loopback. A hot read pays that on every
 request for the same SQL with other values. `PreparedQuery` keeps the queryset as
-the one definition of the read, compiles it once per thread and database (with
+the one definition of the read, compiles it once per process and database (with
 placeholder values standing for the parameters), and then only runs the SQL with
 each call's values, turning rows into model instances as the queryset would
 (select_related relations and annotations included).
@@ -45,7 +45,6 @@ MAX_SHAPES = 64
 class _Compiled:
     __slots__ = (
         "annotations",
-        "compiler",
         "converters",
         "init_list",
         "model",
@@ -64,7 +63,10 @@ class PreparedQuery:
                 raise TypeError(f"parameter {name!r}: only int and str parameters are prepared")
         self.build = build
         self.parameters = parameters
-        self._local = threading.local()
+        # Per process, not per thread: under ASGI a request may run on a thread of its
+        # own, and a per-thread cache would compile on every request.
+        self._cache: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
 
     def __deepcopy__(self, memo: dict) -> "PreparedQuery":
         # Shared, not copied: DRF deep-copies its fields' arguments for every serializer.
@@ -80,20 +82,20 @@ class PreparedQuery:
             rows = cursor.fetchall()
         return self._instances(compiled, rows, using)
 
-    # --- compiling, once per thread, database and shape --------------------------------
+    # --- compiling, once per process, database and shape --------------------------------
 
     def _compiled(self, using: str, shape: Hashable) -> _Compiled:
-        cache = getattr(self._local, "cache", None)
-        if cache is None:
-            cache = self._local.cache = OrderedDict()
-        key = (using, connections[using], shape)
-        compiled = cache.get(key)
-        if compiled is None:
-            compiled = cache[key] = self._compile(using, shape)
-            if len(cache) > MAX_SHAPES:
-                cache.popitem(last=False)
-        else:
-            cache.move_to_end(key)
+        key = (using, shape)
+        with self._lock:
+            compiled = self._cache.get(key)
+            if compiled is not None:
+                self._cache.move_to_end(key)
+                return compiled
+        compiled = self._compile(using, shape)  # two threads may both compile: harmless
+        with self._lock:
+            self._cache[key] = compiled
+            if len(self._cache) > MAX_SHAPES:
+                self._cache.popitem(last=False)
         return compiled
 
     def _compile(self, using: str, shape: Hashable) -> _Compiled:
@@ -122,7 +124,7 @@ class PreparedQuery:
             raise ValueError(f"parameters not used by the query: {sorted(missing)}")
         sql = first
         compiled = _Compiled()
-        compiled.compiler, compiled.sql, compiled.params = compiler, sql, template
+        compiled.sql, compiled.params = sql, template
         klass_info, select = compiler.klass_info, compiler.select
         compiled.model = klass_info["model"]
         fields = klass_info["select_fields"]
@@ -135,7 +137,9 @@ class PreparedQuery:
         columns = [s[0] for s in select[0 : compiler.col_count]]
         if compiler.has_composite_fields(columns):
             raise TypeError("PreparedQuery does not run querysets with composite fields")
-        compiled.converters = compiler.get_converters(columns)
+        # Positions and functions only: they are applied with the running thread's
+        # connection (_instances), not the one that compiled.
+        compiled.converters = list(compiler.get_converters(columns).items())
         return compiled
 
     def _compile_with(self, using: str, shape: Hashable, base: int, mark: str):
@@ -158,7 +162,7 @@ class PreparedQuery:
         from_db, init_list = compiled.model.from_db, compiled.init_list
         objects = []
         if compiled.converters:
-            rows = compiled.compiler.apply_converters(rows, compiled.converters)
+            rows = _converted(rows, compiled.converters, connections[using])
         for row in rows:
             obj = from_db(using, init_list, row[start:end])
             for populator in compiled.populators:
@@ -207,6 +211,19 @@ class _LoggedCursor(CursorDebugWrapper):
             self.db.queries_log.append(
                 {"sql": self.db.ops.compose_sql(sql, params), "time": f"{duration:.3f}"}
             )
+
+
+def _converted(rows: list[tuple], converters: list, connection) -> list[list]:
+    """Django's SQLCompiler.apply_converters, with the given connection."""
+    converted = []
+    for row in map(list, rows):
+        for position, (functions, expression) in converters:
+            value = row[position]
+            for function in functions:
+                value = function(value, expression, connection)
+            row[position] = value
+        converted.append(row)
+    return converted
 
 
 def _placeholder_name(value: Any, names: list[str], base: int, mark: str) -> str | None:

@@ -118,3 +118,29 @@ def test_value_querysets_are_refused():
     values = PreparedQuery(lambda slug: JourneyStep.objects.filter(slug=slug).values(), slug=str)
     with pytest.raises(TypeError):
         values(slug="x")
+
+
+def test_a_query_is_compiled_once_per_process_not_per_thread():
+    import threading
+
+    from django.db import connections
+
+    builds = []
+
+    def build(slug):
+        builds.append(slug)
+        return JourneyStep.objects.filter(slug=slug)
+
+    query = PreparedQuery(build, slug=str)
+    query(slug="x")
+
+    def in_a_thread():
+        try:
+            query(slug="y")
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=in_a_thread)
+    worker.start()
+    worker.join()
+    assert len(builds) == 2  # the two placeholder compilations of the first call only
