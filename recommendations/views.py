@@ -77,6 +77,14 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
     # The membership check, current context and active prompts: one query for the page.
     company = _company(request, company_id)
     journey = selectors.journey_for(company=company)
+    for domain in journey:
+        for step in domain.journey_steps:
+            # The step's status control, chosen here: ~200 template lookups fewer.
+            current = step.company_progress.status if step.company_progress else None
+            current = current or StepStatus.NOT_STARTED
+            step.status_options = [
+                (value, label, value == current) for value, label in StepStatus.choices
+            ]
     notices: list[str] = []
     down = {"recommendations": False, "insights": False, "health": False}
 
@@ -148,7 +156,6 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
             "company": company,
             "can_edit": can_write(user=request.user, company=company),
             "journey": journey,
-            "step_statuses": StepStatus.choices,
             "recommendations": recommendations,
             "insights": insights,
             "focus_domain": focus,

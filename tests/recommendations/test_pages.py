@@ -234,3 +234,21 @@ def test_a_generation_in_progress_is_followed_over_sse(member, company, steps, p
     assert "The health summary is being written" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; so far" in page  # text so far, escaped
     assert "<script>alert(1)" not in page
+
+
+def test_each_step_control_selects_the_steps_status(member, company, steps, provider):
+    services.update_step_progress(company=company, step=steps[0], status="completed")
+    services.update_step_progress(company=company, step=steps[1], status="in_progress")
+    page = logged_in(member).get(reverse("company-dashboard", args=[company.pk])).text
+
+    def selected(step) -> list[str]:
+        block = page.split(f'id="step-{step.pk}"', 1)[1].split("</select>", 1)[0]
+        return [
+            part.split('"', 1)[0]
+            for part in block.split('<option value="')[1:]
+            if part.split(">", 1)[0].endswith(" selected")
+        ]
+
+    assert selected(steps[0]) == ["completed"]
+    assert selected(steps[1]) == ["in_progress"]
+    assert selected(steps[2]) == ["not_started"]
