@@ -77,6 +77,8 @@ class RouteMembershipMixin:
                 membership = self.route_membership = found[0]
                 request.user = membership.user
                 request.auth = Token(key=key, user=membership.user)
+                # What DRF's own authentication leaves behind: without it, reading
+                # request.successful_authenticator would authenticate again.
                 request._authenticator = TokenAuthentication()
                 return
         super().perform_authentication(request)

@@ -18,10 +18,6 @@ def role_of(*, user: AbstractBaseUser, company: Company) -> str | None:
 
 
 def can_write(*, user: AbstractBaseUser, company: Company) -> bool:
-    # A company loaded for a read carries its reader's role: (user id, role).
-    loaded = getattr(company, "member_role", None)
-    if isinstance(loaded, tuple) and loaded[0] == user.pk:
-        return loaded[1] in WRITE_ROLES
     return role_of(user=user, company=company) in WRITE_ROLES
 
 

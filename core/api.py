@@ -86,6 +86,8 @@ class OneQueryPaginator(DjangoPaginator):
         return self._get_page(rows, number, self)
 
     def validate_number_format(self, number) -> int:
+        # The first half of Django's validate_number: its range check needs the count,
+        # which this page's statement brings.
         try:
             if isinstance(number, float) and not number.is_integer():
                 raise ValueError

@@ -267,9 +267,6 @@ class PreparedRows:
     def count(self) -> int:
         return self.counted().count()
 
-    def __len__(self) -> int:
-        return self.count()
-
 
 def page_of(queryset: QuerySet, shape: tuple[int, int]) -> QuerySet:
     """`queryset` sliced by a PreparedRows shape, with the window total it reads."""

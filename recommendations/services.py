@@ -20,7 +20,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from companies.models import Company, Membership
+from companies.models import WRITE_ROLES, Company, Membership
 from core.errors import DomainError, IllegalTransition
 from generation.errors import BudgetExceeded, PromptMissing, ProviderUnavailable
 from generation.flight import (
@@ -80,6 +80,12 @@ class ReadLookups:
     context_hash: str | None
     prompt_ids: dict[str, int | None]
     snapshot: ContextSnapshot | None = None
+    # The requesting user's role in the company, loaded with it (None: not loaded).
+    reader_role: str | None = None
+
+    @property
+    def reader_can_write(self) -> bool:
+        return self.reader_role in WRITE_ROLES
 
     def current_hash(self) -> str:
         if self.context_hash is None:  # the company's first read: make its context
@@ -109,12 +115,10 @@ def company_for_read(
     A `membership` loaded with the lookups (selectors.READ_MEMBERSHIP, by the request's
     authentication) costs no query at all."""
     if membership is not None and membership.company_id == company_id:
-        company, annotated = membership.company, membership
-        company.member_role = (membership.user_id, membership.role)
+        company, annotated, role = membership.company, membership, membership.role
     else:
         company = annotated = selectors.company_for_read(user=user, company_id=company_id)
-        if company is not None:
-            company.member_role = (user.pk, company.member_role)
+        role = company.member_role if company is not None else None
     if company is not None:
         company.read_lookups = ReadLookups(
             company=company,
@@ -122,6 +126,7 @@ def company_for_read(
             prompt_ids={
                 k: getattr(annotated, f"active_prompt_{k}") for k in selectors.CONTENT_KINDS
             },
+            reader_role=role,
         )
     return company
 

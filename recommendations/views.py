@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from companies.selectors import can_write, companies_for
+from companies.selectors import companies_for
 from core.errors import IllegalTransition
 from generation.live import in_progress_for
 from recommendations import selectors, services
@@ -154,7 +154,8 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
         "recommendations/dashboard.html",
         {
             "company": company,
-            "can_edit": can_write(user=request.user, company=company),
+            # The role came with the company (services.company_for_read): no query.
+            "can_edit": company.read_lookups.reader_can_write,
             "journey": journey,
             "recommendations": recommendations,
             "insights": insights,
@@ -172,7 +173,7 @@ def _back(company_id: int, anchor: str) -> HttpResponse:
 
 def _writable_company(request: HttpRequest, company_id: int):
     company = _company(request, company_id)
-    if not can_write(user=request.user, company=company):
+    if not company.read_lookups.reader_can_write:
         raise PermissionDenied
     return company
 

@@ -22,7 +22,8 @@ def test_next_steps_from_the_journey_are_the_queried_ones(company, steps, progre
 def test_a_company_read_for_a_user_carries_their_role(company, role, writes):
     reader = make_member(company=company, role=role).user
     loaded = services.company_for_read(user=reader, company_id=company.pk)
-    assert loaded.member_role == (reader.pk, role)
+    assert loaded.read_lookups.reader_role == role
+    assert loaded.read_lookups.reader_can_write is writes
     assert can_write(user=reader, company=loaded) is writes
     # Another user's rights are looked up, not taken from the reader's.
     admin = make_member(company=company, role="admin").user
