@@ -5,6 +5,8 @@ gets a queryset limited to the caller's companies. Another company's object is
 then simply not found: 404, never 403, so ids do not leak.
 """
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from rest_framework import permissions
@@ -14,7 +16,7 @@ from rest_framework.authtoken.models import Token
 from companies.models import WRITE_ROLES, Company, Membership
 from companies.selectors import companies_for
 from core.authentication import TokenAuthentication
-from core.prepared import PreparedQuery
+from core.prepared import JoinedQuery, PreparedQuery
 
 
 class CompanyScopedMixin:
@@ -63,18 +65,33 @@ class RouteMembershipMixin:
     (same user, same rules: unknown key or inactive user finds nothing) and the view
     reads `self.route_membership`. Finding nothing, the request takes the usual path
     (DRF's authenticators, then the view's own lookup): the 401s and 404s stay theirs.
+
+    A view may also read its content in that statement: `joined_read()` returns a
+    JoinedQuery over `membership_query` and the values of its tail taken from the
+    request, and the tail's rows wait in `route_membership.preloaded` for the read.
     """
 
     membership_query: PreparedQuery | None = None
     route_membership: Membership | None = None
 
+    def joined_read(self, request) -> tuple[JoinedQuery, dict[str, Any]] | None:
+        """The content query to run with the membership's, and its values (or None)."""
+        return None
+
     def perform_authentication(self, request) -> None:
         key = token_key(request) if self.membership_query is not None else None
         if key is not None:
             route = {n: self.kwargs[n] for n in self.membership_query.parameters if n != "key"}
-            found = self.membership_query(key=key, **route)
+            joined = self.joined_read(request)
+            preloaded = None
+            if joined is None:
+                found = self.membership_query(key=key, **route)
+            else:
+                query, values = joined
+                found, preloaded = query(key=key, **route, **values)
             if found:
                 membership = self.route_membership = found[0]
+                membership.preloaded = preloaded
                 request.user = membership.user
                 request.auth = Token(key=key, user=membership.user)
                 # What DRF's own authentication leaves behind: without it, reading

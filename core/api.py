@@ -96,6 +96,9 @@ class OneQueryPaginator(DjangoPaginator):
             raise PageNotAnInteger(self.error_messages["invalid_page"]) from exc
         if number < 1:
             raise EmptyPage(self.error_messages["min_page"])
+        if number * self.per_page not in _BIGINT:
+            # No table holds that many rows, and PostgreSQL refuses the offset (a 500).
+            raise EmptyPage(self.error_messages["no_results"])
         return number
 
 

@@ -23,6 +23,7 @@ length is other SQL). A value that changes the SQL text itself, a LIMIT say, goe
 Not supported (refused when compiled): prefetch_related, values()/values_list().
 """
 
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -50,10 +51,21 @@ class _Compiled:
         "model",
         "model_end",
         "model_start",
+        "names",
         "params",
         "populators",
         "sql",
+        "width",
     )
+
+    def position_of(self, name: str) -> int:
+        """The column of an annotation or of a field of the queried model."""
+        for annotation, position in self.annotations:
+            if annotation == name:
+                return position
+        if name in self.init_list:
+            return self.model_start + self.init_list.index(name)
+        raise ValueError(f"{self.model.__name__} query has no column {name!r}")
 
 
 class PreparedQuery:
@@ -73,8 +85,19 @@ class PreparedQuery:
         return self
 
     def __call__(
-        self, *, using: str = DEFAULT_DB_ALIAS, shape: Hashable = (), **values: Any
+        self,
+        *,
+        using: str = DEFAULT_DB_ALIAS,
+        shape: Hashable = (),
+        preloaded: "Preloaded | None" = None,
+        **values: Any,
     ) -> list[Model]:
+        """The rows for these values. `preloaded`: what a JoinedQuery read for this
+        call, used instead of running the query when it holds exactly this call."""
+        if preloaded is not None:
+            rows = preloaded.take(self, shape, values)
+            if rows is not None:
+                return rows
         compiled = self._compiled(using, shape)
         params = [values[p[1]] if isinstance(p, tuple) else p for p in compiled.params]
         with bound_cursor(connections[using]) as cursor:
@@ -132,6 +155,7 @@ class PreparedQuery:
         ]
         compiled.populators = get_related_populators(klass_info, select, using)
         compiled.annotations = list(compiler.annotation_col_map.items())
+        compiled.width = len(select)
         columns = [s[0] for s in select[0 : compiler.col_count]]
         if compiler.has_composite_fields(columns):
             raise TypeError("PreparedQuery does not run querysets with composite fields")
@@ -245,24 +269,33 @@ class PreparedRows:
     """A prepared query's rows as a paginator or a slice reads them, each read one
     statement: `page_rows()` returns a page and the total (a window count in the same
     statement), a slice returns those rows, `count()` counts `counted()` (a queryset,
-    built only when a page has no row to carry the total).
+    built only when a page has no row to carry the total). `preloaded`: what a
+    JoinedQuery read for this page (PreparedQuery's `preloaded`).
 
     `query` is a PreparedQuery whose build takes `shape=(offset, stop)` and annotates
     `prepared_total=Window(Count("*"))` (see `page_of`)."""
 
     def __init__(
-        self, query: PreparedQuery, counted: Callable[[], QuerySet], **values: Any
+        self,
+        query: PreparedQuery,
+        counted: Callable[[], QuerySet],
+        preloaded: "Preloaded | None" = None,
+        **values: Any,
     ) -> None:
         self.query, self.counted, self.values = query, counted, values
+        self.preloaded = preloaded
 
     def page_rows(self, *, offset: int, limit: int) -> tuple[list[Model], int | None]:
-        rows = self.query(shape=(offset, offset + limit), **self.values)
+        rows = self._rows((offset, offset + limit))
         return rows, (getattr(rows[0], TOTAL) if rows else None)
 
     def __getitem__(self, item: slice) -> list[Model]:
         if not isinstance(item, slice) or item.step is not None:
             raise TypeError("PreparedRows takes a slice with a start and a stop")
-        return self.query(shape=(item.start or 0, item.stop), **self.values)
+        return self._rows((item.start or 0, item.stop))
+
+    def _rows(self, shape: tuple[int, int]) -> list[Model]:
+        return self.query(shape=shape, preloaded=self.preloaded, **self.values)
 
     def count(self) -> int:
         return self.counted().count()
@@ -274,3 +307,188 @@ def page_of(queryset: QuerySet, shape: tuple[int, int]) -> QuerySet:
 
     offset, stop = shape
     return queryset.annotate(**{TOTAL: Window(Count("*"))})[offset:stop]
+
+
+# --- a membership and the content it guards, in one statement -------------------------
+
+
+class Preloaded:
+    """The rows a JoinedQuery read for one later call of its tail: used by that call
+    (same query, shape and values) and only once, so a read after a write (content
+    just generated) runs the query again."""
+
+    __slots__ = ("query", "rows", "shape", "values")
+
+    def __init__(self, query: Any, shape: Hashable, values: dict[str, Any], rows: list) -> None:
+        self.query, self.shape, self.values, self.rows = query, shape, values, rows
+
+    def take(self, query: Any, shape: Hashable, values: dict[str, Any]) -> list | None:
+        if self.rows is None or query is not self.query or shape != self.shape:
+            return None
+        if values != self.values:
+            return None
+        rows, self.rows = self.rows, None
+        return rows
+
+
+class PreparedSQL:
+    """Hand-written SQL with named parameters, for a read whose rows are not model
+    instances: calling it returns (column names, rows). `sql(connection)` returns the
+    SQL and its column names, once per process and database; `params` lists, in the
+    order of the SQL's `%s`, a parameter's name or a `Const` value."""
+
+    def __init__(self, sql: Callable[[Any], tuple[str, list[str]]], *params: "str | Const") -> None:
+        self.sql = sql
+        self.parameters = {p: Any for p in params if isinstance(p, str)}
+        self._template = [("param", p) if isinstance(p, str) else p.value for p in params]
+        self._cache: dict[str, _Compiled] = {}
+
+    def __deepcopy__(self, memo: dict) -> "PreparedSQL":
+        return self
+
+    def __call__(
+        self, *, using: str = DEFAULT_DB_ALIAS, preloaded: Preloaded | None = None, **values: Any
+    ) -> tuple[list[str], list[tuple]]:
+        if preloaded is not None:
+            found = preloaded.take(self, (), values)
+            if found is not None:
+                return found
+        compiled = self._compiled(using, ())
+        params = [values[p[1]] if isinstance(p, tuple) else p for p in compiled.params]
+        with bound_cursor(connections[using]) as cursor:
+            cursor.execute(compiled.sql, params)
+            # Names known beforehand: psycopg builds its description anew on each call.
+            return compiled.names, cursor.fetchall()
+
+    def _compiled(self, using: str, shape: Hashable) -> _Compiled:
+        compiled = self._cache.get(using)
+        if compiled is None:
+            compiled = _Compiled()
+            compiled.sql, compiled.names = self.sql(connections[using])
+            compiled.width = len(compiled.names)
+            compiled.params = self._template
+            placeholders = [m for m in _PLACEHOLDER.findall(compiled.sql) if m == "%s"]
+            if len(placeholders) != len(compiled.params):
+                raise ValueError("PreparedSQL: one name or Const for each %s of the SQL")
+            self._cache[using] = compiled
+        return compiled
+
+
+class Const:
+    """A constant value in a PreparedSQL's parameters."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+_PLACEHOLDER = re.compile(r"%%|%s")
+
+
+class JoinedQuery:
+    """A head query (a membership: the token's user, the route's company) and the tail
+    query the request reads next (the content), in one statement and one round trip:
+
+        WITH h AS MATERIALIZED (<head>)
+        SELECT h.*, NULL, ... FROM h                                -- the head row
+        UNION ALL SELECT NULL, ..., t.* FROM h CROSS JOIN LATERAL (<tail>) t
+
+    `bind` feeds tail parameters from head columns (a field's attname or an
+    annotation), so the tail reads with what the head found (the company's current
+    context, say). The head must return at most one row; no head row means no row at
+    all (the caller falls back to its usual path). Called with the head's and the
+    tail's other parameters (and the tail's `shape`), it returns the head's instances
+    and a Preloaded holding the tail's rows for the tail call the request makes next,
+    with the bound values taken from the head row.
+
+    Each side's columns come once: the head's in the first row, the tail's in the
+    others, NULL elsewhere. (Repeating the head on each tail row cost more than the
+    round trip saved: PostgreSQL sends and psycopg loads every value again; picking
+    them out with CASE cost as much on the server.) UNION ALL appends its branches in
+    order and the lateral tail keeps its own ORDER BY and LIMIT, so the rows come in
+    the tail's order. PostgreSQL only; other databases run the head alone and the
+    tail runs itself (Preloaded None).
+    """
+
+    def __init__(self, head: PreparedQuery, tail: "PreparedQuery | PreparedSQL", **bind: str):
+        unknown = set(bind) - set(tail.parameters)
+        if unknown:
+            raise ValueError(f"the tail has no parameters {sorted(unknown)}")
+        shared = set(head.parameters) & (set(tail.parameters) - set(bind))
+        if shared:
+            raise ValueError(f"head and tail both take {sorted(shared)}: bind them")
+        self.head, self.tail, self.bind = head, tail, bind
+        self.parameters = {
+            **head.parameters,
+            **{n: k for n, k in tail.parameters.items() if n not in bind},
+        }
+        self._cache: dict[tuple, tuple] = {}
+        self._lock = threading.Lock()
+
+    def __deepcopy__(self, memo: dict) -> "JoinedQuery":
+        return self
+
+    def __call__(
+        self, *, using: str = DEFAULT_DB_ALIAS, shape: Hashable = (), **values: Any
+    ) -> tuple[list[Model], Preloaded | None]:
+        head_values = {n: values[n] for n in self.head.parameters}
+        if connections[using].vendor != "postgresql":
+            return self.head(using=using, **head_values), None
+        head, tail, sql, params = self._joined(using, shape)
+        args = [values[p[1]] if isinstance(p, tuple) else p for p in params]
+        with bound_cursor(connections[using]) as cursor:
+            cursor.execute(sql, args)
+            rows = cursor.fetchall()
+        if not rows:
+            return [], None
+        width = head.width
+        first = rows[0]
+        found = self.head._instances(head, [first[:width]], using)
+        tail_values = {n: v for n, v in values.items() if n in self.tail.parameters}
+        tail_values.update({n: first[head.position_of(c)] for n, c in self.bind.items()})
+        tail_rows = [row[width:] for row in rows[1:]]
+        if isinstance(self.tail, PreparedSQL):
+            read: Any = (tail.names, tail_rows)
+        else:
+            read = self.tail._instances(tail, tail_rows, using)
+        return found, Preloaded(self.tail, shape, tail_values, read)
+
+    def _joined(self, using: str, shape: Hashable) -> tuple:
+        key = (using, shape)
+        joined = self._cache.get(key)
+        if joined is None:
+            head = self.head._compiled(using, ())
+            tail = self.tail._compiled(using, shape)
+            refs = {n: f'h."_j{head.position_of(c)}"' for n, c in self.bind.items()}
+            aliases = ", ".join(f'"_j{i}"' for i in range(head.width))
+            tail_sql, tail_params = _bind_parameters(tail.sql, tail.params, refs)
+            head_nulls = ", ".join(["NULL"] * head.width)
+            tail_nulls = ", ".join(["NULL"] * tail.width)
+            sql = (
+                f"WITH h({aliases}) AS MATERIALIZED ({head.sql}) "
+                f"SELECT h.*, {tail_nulls} FROM h UNION ALL "
+                f"SELECT {head_nulls}, t.* FROM h CROSS JOIN LATERAL ({tail_sql}) AS t"
+            )
+            joined = (head, tail, sql, [*head.params, *tail_params])
+            with self._lock:
+                if len(self._cache) >= MAX_SHAPES:
+                    self._cache.clear()
+                self._cache[key] = joined
+        return joined
+
+
+def _bind_parameters(sql: str, params: list, refs: dict[str, str]) -> tuple[str, list]:
+    """`sql` with the placeholders of the parameters named in `refs` replaced by the
+    referenced columns, and the parameters that remain."""
+    remaining: list = []
+    position = iter(params)
+
+    def replace(match: re.Match) -> str:
+        if match.group() == "%%":
+            return "%%"
+        param = next(position)
+        if isinstance(param, tuple) and param[1] in refs:
+            return refs[param[1]]
+        remaining.append(param)
+        return "%s"
+
+    return _PLACEHOLDER.sub(replace, sql), remaining

@@ -41,12 +41,21 @@ class WorkspaceDeliverablesView(
     pagination_class = None
     membership_query = selectors.WORKSPACE_MEMBERSHIP
 
+    def joined_read(self, request):
+        query = self.page_query = DeliverablePageQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            return None  # get() answers 400
+        values = selectors.page_values(**query.validated_data)
+        return selectors.WORKSPACE_MEMBERSHIP_WITH_PAGE, values
+
     @extend_schema(
         parameters=[DeliverablePageQuerySerializer],
         responses={200: DeliverableListResponseSerializer},
     )
     def get(self, request, pk: int):
-        query = DeliverablePageQuerySerializer(data=request.query_params)
+        query = getattr(self, "page_query", None)  # parsed by joined_read
+        if query is None:
+            query = DeliverablePageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         if self.route_membership is not None:  # loaded by the authentication's query
             workspace = selectors.workspace_of(membership=self.route_membership)

@@ -1,6 +1,7 @@
 """Thin DRF views: parse, call one service or selector, render. Domain errors become
 HTTP in core.api.exception_handler (409 illegal transition, 503 provider down)."""
 
+from django.conf import settings
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -56,13 +57,22 @@ class CompanyReadMixin(RouteMembershipMixin, CompanyRouteMixin):
 
 
 class RecommendationListView(GenerationThrottleMixin, CompanyReadMixin, APIView):
+    def joined_read(self, request):
+        query = self.list_query = RecommendationListQuerySerializer(data=request.query_params)
+        if not query.is_valid():
+            return None  # get() answers 400
+        limit = query.validated_data.get("limit") or settings.RECOMMENDATIONS_DEFAULT_LIMIT
+        return selectors.READ_MEMBERSHIP_WITH_RECOMMENDATIONS, {"shape": limit}
+
     @extend_schema(
         parameters=[RecommendationListQuerySerializer],
         responses={200: RecommendationSerializer(many=True), 400: ErrorSerializer, **ERRORS},
         summary="Recommendations for the company's current context (generated if missing)",
     )
     def get(self, request, company_id: int):
-        query = RecommendationListQuerySerializer(data=request.query_params)
+        query = getattr(self, "list_query", None)  # parsed by joined_read
+        if query is None:
+            query = RecommendationListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = services.recommendations_for(
             company=self.get_company(), limit=query.validated_data.get("limit")
@@ -122,6 +132,29 @@ class FeedbackRecommendationView(RecommendationActionView):
 class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAPIView):
     serializer_class = InsightSerializer
 
+    def joined_read(self, request):
+        # Read with the membership when the request names its target and page plainly;
+        # get() validates them as usual (a bad id or page is still its 400 or 404).
+        params = request.query_params
+        try:
+            number = int(params.get(self.paginator.page_query_param) or 1)
+            target = params["step"] if "step" in params else params["domain"]
+            target_id = int(target)
+        except (KeyError, ValueError):
+            return None
+        if number < 1 or target_id not in range(1, 2**63):
+            return None
+        size = self.paginator.get_page_size(request)
+        if number * size not in range(2**63):
+            return None  # not a page: get() answers 404
+        query = (
+            selectors.READ_MEMBERSHIP_WITH_STEP_INSIGHTS
+            if "step" in params
+            else selectors.READ_MEMBERSHIP_WITH_DOMAIN_INSIGHTS
+        )
+        offset = (number - 1) * size
+        return query, {"target_id": target_id, "shape": (offset, offset + size)}
+
     @extend_schema(
         parameters=[InsightQuerySerializer],
         responses={200: InsightSerializer(many=True), 400: ErrorSerializer, **ERRORS},
@@ -151,6 +184,9 @@ class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAP
 
 
 class HealthSummaryView(GenerationThrottleMixin, CompanyReadMixin, APIView):
+    def joined_read(self, request):
+        return selectors.READ_MEMBERSHIP_WITH_HEALTH, {}
+
     @extend_schema(
         responses={200: HealthSummarySerializer, **ERRORS},
         summary="The company's current health summary (generated if missing)",

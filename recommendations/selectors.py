@@ -9,7 +9,7 @@ from django.db.models.functions import Coalesce
 
 from companies.models import Company, Membership
 from companies.selectors import token_memberships
-from core.prepared import PreparedQuery, PreparedRows, page_of
+from core.prepared import JoinedQuery, Preloaded, PreparedQuery, PreparedRows, page_of
 from generation.models import Prompt
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import (
@@ -83,6 +83,13 @@ READ_MEMBERSHIP = PreparedQuery(
 )
 
 
+def preloaded_for(company: Company) -> Preloaded | None:
+    """The content the request's authentication read with its membership (a
+    JoinedQuery), for the read that runs next; None outside such a request."""
+    lookups = getattr(company, "read_lookups", None)
+    return lookups.preloaded if lookups is not None else None
+
+
 def current_snapshot_or_none(*, company: Company) -> ContextSnapshot | None:
     return ContextSnapshot.objects.filter(company=company, is_current=True).first()
 
@@ -131,7 +138,11 @@ def current_recommendations(
     version: they stay until completed or expired), then the live recommendations of
     the current context and prompt version, newest first."""
     return _CURRENT_RECOMMENDATIONS(
-        company_id=company.pk, context_hash=context_hash, prompt_id=prompt_id, shape=limit
+        company_id=company.pk,
+        context_hash=context_hash,
+        prompt_id=prompt_id,
+        shape=limit,
+        preloaded=preloaded_for(company),
     )
 
 
@@ -276,18 +287,38 @@ def current_insights(
         company_id=company.pk,
         context_hash=context_hash,
         target_id=(step or domain).pk,
+        preloaded=preloaded_for(company),
     )
 
 
 def current_health_summary(
     *, company: Company, context_hash: str, prompt_id: int
 ) -> HealthSummary | None:
-    rows = _CURRENT_HEALTH(company_id=company.pk, context_hash=context_hash, prompt_id=prompt_id)
+    rows = _CURRENT_HEALTH(
+        company_id=company.pk,
+        context_hash=context_hash,
+        prompt_id=prompt_id,
+        preloaded=preloaded_for(company),
+    )
     return rows[0] if rows else None
 
 
 def latest_health_summary(*, company: Company) -> HealthSummary | None:
     return HealthSummary.objects.filter(company=company).order_by("-generated_at", "-id").first()
+
+
+def _with_membership(tail: PreparedQuery, kind: str | None = None) -> JoinedQuery:
+    bind = {"company_id": "company_id", "context_hash": "current_context_hash"}
+    if kind is not None:
+        bind["prompt_id"] = f"active_prompt_{kind}"
+    return JoinedQuery(READ_MEMBERSHIP, tail, **bind)
+
+
+# A token read's authentication, membership, read lookups and content: one statement.
+READ_MEMBERSHIP_WITH_HEALTH = _with_membership(_CURRENT_HEALTH, "health_summary")
+READ_MEMBERSHIP_WITH_RECOMMENDATIONS = _with_membership(_CURRENT_RECOMMENDATIONS, "recommendation")
+READ_MEMBERSHIP_WITH_DOMAIN_INSIGHTS = _with_membership(_INSIGHTS_OF_DOMAIN)
+READ_MEMBERSHIP_WITH_STEP_INSIGHTS = _with_membership(_INSIGHTS_OF_STEP)
 
 
 def _journey_domains(company_id: int) -> QuerySet[JourneyDomain]:

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from companies.models import WRITE_ROLES, Company, Membership
 from core.errors import DomainError, IllegalTransition
+from core.prepared import Preloaded
 from generation.errors import BudgetExceeded, PromptMissing, ProviderUnavailable
 from generation.flight import (
     GenerationResult,
@@ -82,6 +83,8 @@ class ReadLookups:
     snapshot: ContextSnapshot | None = None
     # The requesting user's role in the company, loaded with it (None: not loaded).
     reader_role: str | None = None
+    # Content read with the membership by the request's authentication (JoinedQuery).
+    preloaded: Preloaded | None = None
 
     @property
     def reader_can_write(self) -> bool:
@@ -116,9 +119,11 @@ def company_for_read(
     authentication) costs no query at all."""
     if membership is not None and membership.company_id == company_id:
         company, annotated, role = membership.company, membership, membership.role
+        preloaded = getattr(membership, "preloaded", None)
     else:
         company = annotated = selectors.company_for_read(user=user, company_id=company_id)
         role = company.member_role if company is not None else None
+        preloaded = None
     if company is not None:
         company.read_lookups = ReadLookups(
             company=company,
@@ -127,6 +132,7 @@ def company_for_read(
                 k: getattr(annotated, f"active_prompt_{k}") for k in selectors.CONTENT_KINDS
             },
             reader_role=role,
+            preloaded=preloaded,
         )
     return company
 

@@ -13,7 +13,13 @@ from rest_framework.test import APIClient
 from recommendations import services
 from tests.builders import make_member
 from tests.deliverables.builders import give_current_displays, make_deliverables, make_workspace
-from tests.recommendations.builders import make_health, make_journey
+from tests.recommendations.builders import (
+    make_health,
+    make_insight,
+    make_journey,
+    make_ranked_insights,
+    make_recommendation,
+)
 
 
 def token_client(user) -> APIClient:
@@ -40,11 +46,49 @@ def get(client, url):
     return response, len(ctx.captured_queries)
 
 
-def test_a_cached_health_read_with_a_token_costs_two_queries(member, health_url):
+def test_a_cached_health_read_with_a_token_costs_one_query(member, health_url):
     response, queries = get(token_client(member.user), health_url)
     assert response.status_code == 200, response.content
     assert response.json()["content"]["headline"] == "Fine"
-    assert queries == 2  # token + membership + company + lookups, then the summary
+    assert queries == 1  # token, membership, company, lookups and the summary together
+
+
+def test_a_token_read_that_generates_reads_its_new_content(member, company, provider):
+    make_journey(domains=1, steps=2)
+    url = reverse("company-health", args=[company.pk])
+    client = token_client(member.user)
+    first = client.get(url)
+    assert first.status_code == 200, first.content
+    assert provider.calls == 1
+    # The empty read preloaded with the membership is not served after generating.
+    assert first.json()["content"]["headline"]
+    again, queries = get(client, url)
+    assert again.json()["id"] == first.json()["id"]
+    assert (provider.calls, queries) == (1, 1)
+
+
+def test_a_token_recommendations_read_takes_its_limit_from_the_query(member, company, provider):
+    steps = make_journey(domains=1, steps=4)
+    context = services.current_snapshot(company=company).context_hash
+    for step in steps:
+        make_recommendation(company=company, context_hash=context, step=step, status="active")
+    url = reverse("company-recommendations", args=[company.pk])
+    client = token_client(member.user)
+    two, queries = get(client, f"{url}?limit=2")
+    assert (two.status_code, len(two.json()), queries) == (200, 2, 1)
+    default = client.get(url).json()
+    assert len(default) == 3  # RECOMMENDATIONS_DEFAULT_LIMIT
+    assert client.get(f"{url}?limit=abc").status_code == 400
+    assert client.get(f"{url}?limit=0").status_code == 400
+    session = APIClient()
+    session.force_login(member.user)
+    shown = ("last_presented_at", "times_presented")  # each read is a showing
+    by_session, by_token = session.get(f"{url}?limit=4").json(), client.get(f"{url}?limit=4").json()
+    for row in by_session + by_token:
+        for name in shown:
+            row.pop(name)
+    assert by_session == by_token
+    assert provider.calls == 0
 
 
 def test_a_journey_read_with_a_token_costs_three_queries(member, company):
@@ -97,7 +141,7 @@ def test_the_request_user_is_the_tokens_user(member, health_url):
     assert response.wsgi_request.user.pk == member.user.pk
 
 
-def test_a_cached_deliverables_page_with_a_token_costs_two_queries(member, company):
+def test_a_cached_deliverables_page_with_a_token_costs_one_query(member, company):
     workspace = make_workspace(company=company)
     make_deliverables(workspace=workspace, count=3)
     give_current_displays(workspace=workspace)
@@ -109,7 +153,24 @@ def test_a_cached_deliverables_page_with_a_token_costs_two_queries(member, compa
     assert body["workspace"]["name"] == workspace.name
     assert body["workspace"]["company"] == company.pk
     assert len(body["results"]) == 3
-    assert queries == 2
+    assert queries == 1
+
+
+def test_token_and_session_deliverables_pages_are_the_same(member, company):
+    workspace = make_workspace(company=company)
+    made = make_deliverables(workspace=workspace, count=5)
+    give_current_displays(workspace=workspace)
+    url = reverse("workspace-deliverables", args=[workspace.pk])
+    session = APIClient()
+    session.force_login(member.user)
+    client = token_client(member.user)
+    page = f"{url}?page_size=2&after={made[0].pk}"
+    by_token, by_session = client.get(page).json(), session.get(page).json()
+    assert [r["id"] for r in by_token["results"]] == [d.pk for d in made[1:3]]
+    assert by_token["next"] and by_token["next"] == by_session["next"]
+    assert by_token["results"] == by_session["results"]
+    assert client.get(f"{url}?page_size=0").status_code == 400
+    assert client.get(f"{url}?after=-1").status_code == 400
 
 
 def test_another_companys_workspace_is_404_with_a_valid_token(member, other_company):
@@ -118,3 +179,61 @@ def test_another_companys_workspace_is_404_with_a_valid_token(member, other_comp
     assert token_client(member.user).get(url).status_code == 404
     missing = reverse("workspace-deliverables", args=[workspace.pk + 1000])
     assert token_client(member.user).get(missing).status_code == 404
+
+
+def test_token_insight_pages_are_read_with_the_membership_and_match_a_sessions(
+    member, company, provider
+):
+    steps = make_journey(domains=1, steps=2)
+    domain, step = steps[0].domain, steps[1]
+    context = services.current_snapshot(company=company).context_hash
+    make_ranked_insights(company=company, domain=domain)
+    for _ in range(2):
+        make_insight(
+            company=company, context_hash=context, domain=domain, step=step, status="active"
+        )
+    url = reverse("company-insights", args=[company.pk])
+    client = token_client(member.user)
+    session = APIClient()
+    session.force_login(member.user)
+    shown = ("last_presented_at", "times_presented")  # each read is a showing
+
+    def body(c, query):
+        response = c.get(f"{url}?{query}")
+        assert response.status_code == 200, response.content
+        data = response.json()
+        for row in data["results"]:
+            for name in shown:
+                row.pop(name)
+        return data
+
+    for query in (
+        f"domain={domain.pk}&page_size=3",
+        f"domain={domain.pk}&page=2&page_size=3",
+        f"step={step.pk}",
+        f"domain={domain.pk}&step={step.pk}",
+    ):
+        assert body(client, query) == body(session, query), query
+    page, queries = get(client, f"{url}?domain={domain.pk}&page_size=3")
+    # The domain filter's own lookup (a 400 for an unknown id), then the rest together.
+    assert (page.json()["count"], len(page.json()["results"]), queries) == (7, 3, 2)
+    assert client.get(f"{url}?domain={domain.pk}&page=9").status_code == 404
+    assert client.get(f"{url}?domain={domain.pk}&page=0").status_code == 404
+    assert client.get(f"{url}?domain=999999").status_code == 400
+    assert client.get(f"{url}?domain=x").status_code == 400
+    assert client.get(f"{url}?step={step.pk}&domain={domain.pk + 1}").status_code == 400
+    assert provider.calls == 0
+
+
+@pytest.mark.parametrize("auth", ["token", "session"])
+def test_an_insight_page_past_any_database_number_is_404(member, company, auth):
+    domain = make_journey(domains=1, steps=1)[0].domain
+    context = services.current_snapshot(company=company).context_hash
+    make_insight(company=company, context_hash=context, domain=domain, status="active")
+    client = token_client(member.user)
+    if auth == "session":
+        client = APIClient()
+        client.force_login(member.user)
+    url = reverse("company-insights", args=[company.pk])
+    response = client.get(f"{url}?domain={domain.pk}&page=2305843009213693953")
+    assert response.status_code == 404, response.content

@@ -7,8 +7,8 @@ from django.db.models import Count, F
 from django.test.utils import CaptureQueriesContext
 
 from companies.models import Membership
-from core.prepared import PreparedQuery
-from recommendations.models import JourneyStep
+from core.prepared import Const, JoinedQuery, PreparedQuery, PreparedSQL
+from recommendations.models import JourneyDomain, JourneyStep
 from tests.builders import make_company, make_member
 from tests.recommendations.builders import make_journey
 
@@ -144,3 +144,92 @@ def test_a_query_is_compiled_once_per_process_not_per_thread():
     worker.start()
     worker.join()
     assert len(builds) == 2  # the two placeholder compilations of the first call only
+
+
+# --- JoinedQuery: a head row and the tail it guards in one statement ---------------------
+
+DOMAIN_BY_SLUG = PreparedQuery(
+    lambda slug: JourneyDomain.objects.filter(slug=slug).annotate(twice=F("order") * 2)[:1],
+    slug=str,
+)
+STEPS_IN_ORDER = PreparedQuery(
+    lambda domain_id, order, shape: (
+        JourneyStep.objects.select_related("domain")
+        .filter(domain_id=domain_id, order__gte=order)
+        .order_by("-order", "-id")[:shape]
+    ),
+    domain_id=int,
+    order=int,
+)
+DOMAIN_WITH_STEPS = JoinedQuery(DOMAIN_BY_SLUG, STEPS_IN_ORDER, domain_id="id")
+
+
+def test_a_joined_query_reads_the_head_and_the_tail_in_one_statement():
+    steps = make_journey(domains=2, steps=4)
+    domain = steps[0].domain
+    with CaptureQueriesContext(connection) as ctx:
+        [head], preloaded = DOMAIN_WITH_STEPS(slug=domain.slug, order=1, shape=3)
+    assert len(ctx.captured_queries) == 1
+    assert (head.pk, head.twice) == (domain.pk, domain.order * 2)
+    expected = STEPS_IN_ORDER(domain_id=domain.pk, order=1, shape=3)
+    with CaptureQueriesContext(connection) as ctx:
+        got = STEPS_IN_ORDER(domain_id=domain.pk, order=1, shape=3, preloaded=preloaded)
+    assert len(ctx.captured_queries) == 0
+    assert len(got) == 3
+    assert [fields_of(s) for s in got] == [fields_of(s) for s in expected]  # the tail's order
+
+
+def test_preloaded_rows_serve_one_call_with_exactly_their_values():
+    domain = make_journey(domains=1, steps=3)[0].domain
+    _, preloaded = DOMAIN_WITH_STEPS(slug=domain.slug, order=0, shape=5)
+    with CaptureQueriesContext(connection) as ctx:
+        other = STEPS_IN_ORDER(domain_id=domain.pk, order=2, shape=5, preloaded=preloaded)
+        wider = STEPS_IN_ORDER(domain_id=domain.pk, order=0, shape=9, preloaded=preloaded)
+        used = STEPS_IN_ORDER(domain_id=domain.pk, order=0, shape=5, preloaded=preloaded)
+        again = STEPS_IN_ORDER(domain_id=domain.pk, order=0, shape=5, preloaded=preloaded)
+    # Other values or shape read again; the match is used once, then read again too
+    # (what a read after generating content needs).
+    assert len(ctx.captured_queries) == 3
+    assert [len(other), len(wider), len(used), len(again)] == [1, 3, 3, 3]
+
+
+def test_a_head_without_tail_rows_preloads_no_rows():
+    domain = make_journey(domains=1, steps=2)[0].domain
+    [head], preloaded = DOMAIN_WITH_STEPS(slug=domain.slug, order=99, shape=5)
+    assert head.pk == domain.pk
+    with CaptureQueriesContext(connection) as ctx:
+        assert STEPS_IN_ORDER(domain_id=domain.pk, order=99, shape=5, preloaded=preloaded) == []
+    assert len(ctx.captured_queries) == 0
+
+
+def test_no_head_row_means_nothing_read():
+    make_journey(domains=1, steps=2)
+    assert DOMAIN_WITH_STEPS(slug="no-such-domain", order=0, shape=5) == ([], None)
+
+
+def test_a_joined_query_refuses_parameters_it_cannot_tell_apart():
+    with pytest.raises(ValueError, match="no parameters"):
+        JoinedQuery(DOMAIN_BY_SLUG, STEPS_IN_ORDER, step_id="id")
+    by_slug = PreparedQuery(lambda slug: JourneyStep.objects.filter(slug=slug), slug=str)
+    with pytest.raises(ValueError, match="both take"):
+        JoinedQuery(DOMAIN_BY_SLUG, by_slug)
+
+
+def test_prepared_sql_rows_join_a_head_too():
+    steps = make_journey(domains=1, steps=3)
+    domain = steps[0].domain
+    slugs = PreparedSQL(
+        lambda conn: (
+            "SELECT slug, %s AS mark FROM recommendations_journeystep "
+            "WHERE domain_id = %s ORDER BY slug",
+            ["slug", "mark"],
+        ),
+        Const("100%"),
+        "domain_id",
+    )
+    expected = slugs(domain_id=domain.pk)
+    assert expected == (["slug", "mark"], [(s.slug, "100%") for s in steps])
+    [_], preloaded = JoinedQuery(DOMAIN_BY_SLUG, slugs, domain_id="id")(slug=domain.slug)
+    with CaptureQueriesContext(connection) as ctx:
+        assert slugs(domain_id=domain.pk, preloaded=preloaded) == expected
+    assert len(ctx.captured_queries) == 0

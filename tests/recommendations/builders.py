@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from generation.models import Prompt
+from recommendations import services
 from recommendations.lifecycle import Status
 from recommendations.models import (
     HealthSummary,
@@ -84,3 +85,18 @@ def make_health(*, company, context_hash: str, **fields) -> HealthSummary:
         content={"score": 70, "headline": "Fine", "summary": "Fine."},
         **_provenance("health_summary", **fields),
     )
+
+
+def make_ranked_insights(*, company, domain, count: int = 5) -> list[Insight]:
+    """`count` active domain insights of the current context, relevance 0.5, 0.6, ..."""
+    context = services.current_snapshot(company=company).context_hash
+    return [
+        make_insight(
+            company=company,
+            context_hash=context,
+            domain=domain,
+            relevance_score=0.5 + n / 10,
+            status="active",
+        )
+        for n in range(count)
+    ]

@@ -4,22 +4,13 @@ their answers (404 for a page past the end, 400 for a bad domain or step)."""
 import pytest
 from django.urls import reverse
 
-from recommendations import services
-from tests.recommendations.builders import make_insight
+from tests.recommendations.builders import make_ranked_insights
 
 
 @pytest.fixture
 def domain_insights(company, steps):
     domain = steps[0].domain
-    context = services.current_snapshot(company=company).context_hash
-    for n in range(5):
-        make_insight(
-            company=company,
-            context_hash=context,
-            domain=domain,
-            relevance_score=0.5 + n / 10,
-            status="active",
-        )
+    make_ranked_insights(company=company, domain=domain)
     return domain
 
 

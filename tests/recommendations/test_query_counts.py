@@ -22,6 +22,7 @@ from recommendations.models import (
     Recommendation,
     RecommendationEffectiveness,
 )
+from tests.builders import writes_in
 from tests.deliverables.builders import give_current_displays, make_deliverables
 from tests.recommendations.builders import (
     make_health,
@@ -46,7 +47,7 @@ def count_queries(client, url) -> tuple[int, object]:
     with CaptureQueriesContext(connection) as ctx:
         response = client.get(url)
     assert response.status_code == 200, response.content
-    writes = [q["sql"] for q in ctx.captured_queries if not q["sql"].startswith("SELECT")]
+    writes = writes_in(ctx.captured_queries)
     return len(ctx.captured_queries), response, writes
 
 
