@@ -313,22 +313,33 @@ def page_of(queryset: QuerySet, shape: tuple[int, int]) -> QuerySet:
 
 
 class Preloaded:
-    """The rows a JoinedQuery read for one later call of its tail: used by that call
-    (same query, shape and values) and only once, so a read after a write (content
+    """The rows a JoinedQuery read for later calls of its tails: each used by the call
+    with its query, shape and values, and only once, so a read after a write (content
     just generated) runs the query again."""
 
-    __slots__ = ("query", "rows", "shape", "values")
+    __slots__ = ("entries",)
 
-    def __init__(self, query: Any, shape: Hashable, values: dict[str, Any], rows: list) -> None:
-        self.query, self.shape, self.values, self.rows = query, shape, values, rows
+    def __init__(self, entries: list[tuple[Any, Hashable, dict[str, Any], Any]]) -> None:
+        self.entries = entries
 
-    def take(self, query: Any, shape: Hashable, values: dict[str, Any]) -> list | None:
-        if self.rows is None or query is not self.query or shape != self.shape:
-            return None
-        if values != self.values:
-            return None
-        rows, self.rows = self.rows, None
-        return rows
+    def take(self, query: Any, shape: Hashable, values: dict[str, Any]) -> Any:
+        for i, (tail, tail_shape, tail_values, rows) in enumerate(self.entries):
+            if tail is query and tail_shape == shape and tail_values == values:
+                del self.entries[i]
+                return rows
+        return None
+
+
+class Tail:
+    """A query a JoinedQuery reads after its head, and the head columns (a field's
+    attname or an annotation) that feed its parameters: `Tail(query, company_id="id")`."""
+
+    def __init__(self, query: "PreparedQuery | PreparedSQL", **bind: str) -> None:
+        unknown = set(bind) - set(query.parameters)
+        if unknown:
+            raise ValueError(f"the tail has no parameters {sorted(unknown)}")
+        self.query, self.bind = query, bind
+        self.free = {n: k for n, k in query.parameters.items() if n not in bind}
 
 
 class PreparedSQL:
@@ -385,42 +396,40 @@ _PLACEHOLDER = re.compile(r"%%|%s")
 
 
 class JoinedQuery:
-    """A head query (a membership: the token's user, the route's company) and the tail
-    query the request reads next (the content), in one statement and one round trip:
+    """A head query (a membership: the token's user, the route's company) and the
+    queries the request reads next (its content, `Tail`s), in one statement and one
+    round trip:
 
         WITH h AS MATERIALIZED (<head>)
-        SELECT h.*, NULL, ... FROM h                                -- the head row
-        UNION ALL SELECT NULL, ..., t.* FROM h CROSS JOIN LATERAL (<tail>) t
+        SELECT 0, h.*, e1.*, ... FROM h LEFT JOIN LATERAL (<tail 1>) e1 ON FALSE ...
+        UNION ALL SELECT 1, NULL, ..., t1.*, NULL, ... FROM h CROSS JOIN LATERAL (<tail 1>) t1
+        UNION ALL ...
 
-    `bind` feeds tail parameters from head columns (a field's attname or an
-    annotation), so the tail reads with what the head found (the company's current
-    context, say). The head must return at most one row; no head row means no row at
-    all (the caller falls back to its usual path). Called with the head's and the
-    tail's other parameters (and the tail's `shape`), it returns the head's instances
-    and a Preloaded holding the tail's rows for the tail call the request makes next,
-    with the bound values taken from the head row.
+    A tail's `bind` feeds its parameters from head columns, so it reads with what the
+    head found (the company's current context, say). The head must return at most one
+    row; no head row means no row at all (the caller falls back to its usual path).
+    Called with the head's and the tails' other parameters (a name the tails share
+    takes one value) and each tail's shape (`shapes`, in order), it returns the head's
+    instances and a Preloaded holding each tail's rows for the tail call the request
+    makes next, with the bound values taken from the head row.
 
-    Each side's columns come once: the head's in the first row, the tail's in the
-    others, NULL elsewhere. (Repeating the head on each tail row cost more than the
-    round trip saved: PostgreSQL sends and psycopg loads every value again; picking
-    them out with CASE cost as much on the server.) UNION ALL appends its branches in
-    order and the lateral tail keeps its own ORDER BY and LIMIT, so the rows come in
-    the tail's order. PostgreSQL only; other databases run the head alone and the
-    tail runs itself (Preloaded None).
+    Each part's columns come once, NULL elsewhere. (Repeating the head on each tail row
+    cost more than the round trip saved: PostgreSQL sends and psycopg loads every value
+    again; picking them out with CASE cost as much on the server.) UNION ALL appends
+    its branches in order and a lateral tail keeps its own ORDER BY and LIMIT, so the
+    rows come in each tail's order. PostgreSQL only; other databases run the head
+    alone and the tails run themselves (Preloaded None).
     """
 
-    def __init__(self, head: PreparedQuery, tail: "PreparedQuery | PreparedSQL", **bind: str):
-        unknown = set(bind) - set(tail.parameters)
-        if unknown:
-            raise ValueError(f"the tail has no parameters {sorted(unknown)}")
-        shared = set(head.parameters) & (set(tail.parameters) - set(bind))
+    def __init__(self, head: PreparedQuery, *tails: Tail) -> None:
+        self.head, self.tails = head, tails
+        free: dict[str, type] = {}
+        for tail in tails:
+            free.update(tail.free)
+        shared = set(head.parameters) & set(free)
         if shared:
             raise ValueError(f"head and tail both take {sorted(shared)}: bind them")
-        self.head, self.tail, self.bind = head, tail, bind
-        self.parameters = {
-            **head.parameters,
-            **{n: k for n, k in tail.parameters.items() if n not in bind},
-        }
+        self.parameters = {**head.parameters, **free}
         self._cache: dict[tuple, tuple] = {}
         self._lock = threading.Lock()
 
@@ -428,47 +437,79 @@ class JoinedQuery:
         return self
 
     def __call__(
-        self, *, using: str = DEFAULT_DB_ALIAS, shape: Hashable = (), **values: Any
+        self, *, using: str = DEFAULT_DB_ALIAS, shapes: tuple = (), **values: Any
     ) -> tuple[list[Model], Preloaded | None]:
-        head_values = {n: values[n] for n in self.head.parameters}
+        shapes = tuple(shapes) + ((),) * (len(self.tails) - len(shapes))
         if connections[using].vendor != "postgresql":
+            head_values = {n: values[n] for n in self.head.parameters}
             return self.head(using=using, **head_values), None
-        head, tail, sql, params = self._joined(using, shape)
+        head, tails, sql, params = self._joined(using, shapes)
         args = [values[p[1]] if isinstance(p, tuple) else p for p in params]
         with bound_cursor(connections[using]) as cursor:
             cursor.execute(sql, args)
             rows = cursor.fetchall()
         if not rows:
             return [], None
-        width = head.width
-        first = rows[0]
-        found = self.head._instances(head, [first[:width]], using)
-        tail_values = {n: v for n, v in values.items() if n in self.tail.parameters}
-        tail_values.update({n: first[head.position_of(c)] for n, c in self.bind.items()})
-        tail_rows = [row[width:] for row in rows[1:]]
-        if isinstance(self.tail, PreparedSQL):
-            read: Any = (tail.names, tail_rows)
-        else:
-            read = self.tail._instances(tail, tail_rows, using)
-        return found, Preloaded(self.tail, shape, tail_values, read)
+        first = rows[0][1 : 1 + head.width]
+        found = self.head._instances(head, [first], using)
+        parts: list[list[tuple]] = [[] for _ in self.tails]
+        for row in rows[1:]:
+            parts[row[0] - 1].append(row)
+        entries = []
+        start = 1 + head.width
+        for i, (tail, compiled) in enumerate(zip(self.tails, tails, strict=True)):
+            stop = start + compiled.width
+            tail_rows = [row[start:stop] for row in parts[i]]
+            start = stop
+            if isinstance(tail.query, PreparedSQL):
+                read: Any = (compiled.names, tail_rows)
+            else:
+                read = tail.query._instances(compiled, tail_rows, using)
+            tail_values = {n: values[n] for n in tail.free}
+            tail_values.update({n: first[head.position_of(c)] for n, c in tail.bind.items()})
+            entries.append((tail.query, shapes[i], tail_values, read))
+        return found, Preloaded(entries)
 
-    def _joined(self, using: str, shape: Hashable) -> tuple:
-        key = (using, shape)
+    def _joined(self, using: str, shapes: tuple) -> tuple:
+        key = (using, shapes)
         joined = self._cache.get(key)
         if joined is None:
             head = self.head._compiled(using, ())
-            tail = self.tail._compiled(using, shape)
-            refs = {n: f'h."_j{head.position_of(c)}"' for n, c in self.bind.items()}
+            tails = [t.query._compiled(using, s) for t, s in zip(self.tails, shapes, strict=True)]
             aliases = ", ".join(f'"_j{i}"' for i in range(head.width))
-            tail_sql, tail_params = _bind_parameters(tail.sql, tail.params, refs)
-            head_nulls = ", ".join(["NULL"] * head.width)
-            tail_nulls = ", ".join(["NULL"] * tail.width)
-            sql = (
-                f"WITH h({aliases}) AS MATERIALIZED ({head.sql}) "
-                f"SELECT h.*, {tail_nulls} FROM h UNION ALL "
-                f"SELECT {head_nulls}, t.* FROM h CROSS JOIN LATERAL ({tail_sql}) AS t"
+            widths = [head.width, *(t.width for t in tails)]
+
+            def nulls(*parts: int) -> list[str]:
+                return ["NULL"] * sum(widths[p] for p in parts)
+
+            bound = []
+            for tail, compiled in zip(self.tails, tails, strict=True):
+                refs = {n: f'h."_j{head.position_of(c)}"' for n, c in tail.bind.items()}
+                bound.append(_bind_parameters(compiled.sql, compiled.params, refs))
+            # The head's branch takes its NULLs from the tails joined ON FALSE (not
+            # run): typed, so that UNION ALL can match each column of every branch.
+            # (Plain NULLs in two branches become text, which then fails to match.)
+            empty = " ".join(
+                f"LEFT JOIN LATERAL ({sql}) AS e{i} ON FALSE" for i, (sql, _) in enumerate(bound, 1)
             )
-            joined = (head, tail, sql, [*head.params, *tail_params])
+            typed = ", ".join(f"e{i}.*" for i in range(1, len(widths)))
+            branches = [f"0, h.*, {typed} FROM h {empty}"]
+            params = [*head.params, *(p for _, tail_params in bound for p in tail_params)]
+            for i, (tail_sql, tail_params) in enumerate(bound, 1):
+                columns = [
+                    str(i),
+                    *nulls(*range(i)),
+                    f"t{i}.*",
+                    *nulls(*range(i + 1, len(widths))),
+                ]
+                branches.append(
+                    f"{', '.join(columns)} FROM h CROSS JOIN LATERAL ({tail_sql}) AS t{i}"
+                )
+                params += tail_params
+            sql = f"WITH h({aliases}) AS MATERIALIZED ({head.sql}) SELECT " + (
+                " UNION ALL SELECT ".join(branches)
+            )
+            joined = (head, tails, sql, params)
             with self._lock:
                 if len(self._cache) >= MAX_SHAPES:
                     self._cache.clear()

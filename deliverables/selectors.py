@@ -8,7 +8,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 
 from companies.models import Membership
 from companies.selectors import companies_for, token_memberships
-from core.prepared import Const, JoinedQuery, PreparedQuery, PreparedSQL
+from core.prepared import Const, JoinedQuery, PreparedQuery, PreparedSQL, Tail
 from deliverables.models import Deliverable, Workspace
 from generation.models import Prompt
 
@@ -130,7 +130,7 @@ _PAGE = PreparedSQL(_page_sql, Const(DISPLAY_PROMPT_KEY), "workspace_id", "after
 
 # A token listing's authentication, membership, workspace and page: one statement.
 WORKSPACE_MEMBERSHIP_WITH_PAGE = JoinedQuery(
-    WORKSPACE_MEMBERSHIP, _PAGE, workspace_id="workspace_id"
+    WORKSPACE_MEMBERSHIP, Tail(_PAGE, workspace_id="workspace_id")
 )
 
 

@@ -62,7 +62,7 @@ class RecommendationListView(GenerationThrottleMixin, CompanyReadMixin, APIView)
         if not query.is_valid():
             return None  # get() answers 400
         limit = query.validated_data.get("limit") or settings.RECOMMENDATIONS_DEFAULT_LIMIT
-        return selectors.READ_MEMBERSHIP_WITH_RECOMMENDATIONS, {"shape": limit}
+        return selectors.READ_MEMBERSHIP_WITH_RECOMMENDATIONS, {"shapes": (limit,)}
 
     @extend_schema(
         parameters=[RecommendationListQuerySerializer],
@@ -153,7 +153,7 @@ class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAP
             else selectors.READ_MEMBERSHIP_WITH_DOMAIN_INSIGHTS
         )
         offset = (number - 1) * size
-        return query, {"target_id": target_id, "shape": (offset, offset + size)}
+        return query, {"target_id": target_id, "shapes": ((offset, offset + size),)}
 
     @extend_schema(
         parameters=[InsightQuerySerializer],
@@ -199,6 +199,9 @@ class HealthSummaryView(GenerationThrottleMixin, CompanyReadMixin, APIView):
 
 
 class JourneyView(CompanyReadMixin, APIView):
+    def joined_read(self, request):
+        return selectors.READ_MEMBERSHIP_WITH_JOURNEY, {}
+
     @extend_schema(
         responses={200: JourneyDomainSerializer(many=True), 404: ErrorSerializer},
         summary="The journey's domains and steps with this company's progress",

@@ -3,13 +3,15 @@
 Every function here costs a fixed number of queries, whatever the number of rows.
 """
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
 
 from companies.models import Company, Membership
 from companies.selectors import token_memberships
-from core.prepared import JoinedQuery, Preloaded, PreparedQuery, PreparedRows, page_of
+from core.prepared import JoinedQuery, Preloaded, PreparedQuery, PreparedRows, Tail, page_of
 from generation.models import Prompt
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import (
@@ -63,13 +65,27 @@ def _company_for_read(user_id: int, company_id: int) -> QuerySet[Company]:
 _COMPANY_FOR_READ = PreparedQuery(_company_for_read, user_id=int, company_id=int)
 
 
-def company_for_read(*, user: AbstractBaseUser | AnonymousUser, company_id: int) -> Company | None:
+def company_for_read(
+    *,
+    user: AbstractBaseUser | AnonymousUser,
+    company_id: int,
+    read_with: tuple[JoinedQuery, dict[str, Any]] | None = None,
+) -> Company | None:
     """One of the user's companies (the membership check) with its read lookups and the
-    user's role (`member_role`), in one query; None when the user may not see it."""
+    user's role (`member_role`), in one query; None when the user may not see it.
+    `read_with`: a JoinedQuery over this query (COMPANY_PAGE_READ) and its values; what
+    it reads with the company waits in `company.preloaded`."""
     if not user.is_authenticated:
         return None
-    rows = _COMPANY_FOR_READ(user_id=user.pk, company_id=company_id)
-    return rows[0] if rows else None
+    if read_with is None:
+        rows, preloaded = _COMPANY_FOR_READ(user_id=user.pk, company_id=company_id), None
+    else:
+        query, values = read_with
+        rows, preloaded = query(user_id=user.pk, company_id=company_id, **values)
+    if not rows:
+        return None
+    rows[0].preloaded = preloaded
+    return rows[0]
 
 
 # Token authentication, the membership check, the company and its read lookups in
@@ -307,11 +323,16 @@ def latest_health_summary(*, company: Company) -> HealthSummary | None:
     return HealthSummary.objects.filter(company=company).order_by("-generated_at", "-id").first()
 
 
-def _with_membership(tail: PreparedQuery, kind: str | None = None) -> JoinedQuery:
-    bind = {"company_id": "company_id", "context_hash": "current_context_hash"}
+def _content_tail(query: PreparedQuery, kind: str | None = None, *, company: str) -> Tail:
+    """A read of content fed by its head's company and read lookups."""
+    bind = {"company_id": company, "context_hash": "current_context_hash"}
     if kind is not None:
         bind["prompt_id"] = f"active_prompt_{kind}"
-    return JoinedQuery(READ_MEMBERSHIP, tail, **bind)
+    return Tail(query, **bind)
+
+
+def _with_membership(tail: PreparedQuery, kind: str | None = None) -> JoinedQuery:
+    return JoinedQuery(READ_MEMBERSHIP, _content_tail(tail, kind, company="company_id"))
 
 
 # A token read's authentication, membership, read lookups and content: one statement.
@@ -341,14 +362,30 @@ def _journey_steps(company_id: int) -> QuerySet[JourneyStep]:
 _JOURNEY_DOMAINS = PreparedQuery(_journey_domains, company_id=int)
 _JOURNEY_STEPS = PreparedQuery(_journey_steps, company_id=int)
 
+READ_MEMBERSHIP_WITH_JOURNEY = JoinedQuery(
+    READ_MEMBERSHIP,
+    Tail(_JOURNEY_DOMAINS, company_id="company_id"),
+    Tail(_JOURNEY_STEPS, company_id="company_id"),
+)
+# The dashboard's company with its journey, current recommendations and health (shapes:
+# (), (), the recommendations' limit, ()): its insights' target depends on the journey.
+COMPANY_PAGE_READ = JoinedQuery(
+    _COMPANY_FOR_READ,
+    Tail(_JOURNEY_DOMAINS, company_id="id"),
+    Tail(_JOURNEY_STEPS, company_id="id"),
+    _content_tail(_CURRENT_RECOMMENDATIONS, "recommendation", company="id"),
+    _content_tail(_CURRENT_HEALTH, "health_summary", company="id"),
+)
+
 
 def journey_for(*, company: Company) -> list[JourneyDomain]:
     """Domains in journey order, each with `.journey_steps` (its steps in order, each
     carrying `.company_progress`, a CompanyStepProgress or None), `.company_maturity`
     (0 when unknown), `.completed_count` and `.step_count`. Two queries."""
-    domains = _JOURNEY_DOMAINS(company_id=company.pk)
+    preloaded = preloaded_for(company)
+    domains = _JOURNEY_DOMAINS(company_id=company.pk, preloaded=preloaded)
     by_domain: dict[int, list[JourneyStep]] = {domain.pk: [] for domain in domains}
-    for step in _JOURNEY_STEPS(company_id=company.pk):
+    for step in _JOURNEY_STEPS(company_id=company.pk, preloaded=preloaded):
         step.company_progress = None
         if step.progress_id is not None:
             step.company_progress = CompanyStepProgress(

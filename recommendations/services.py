@@ -112,18 +112,24 @@ class ReadLookups:
 
 
 def company_for_read(
-    *, user, company_id: int, membership: Membership | None = None
+    *,
+    user,
+    company_id: int,
+    membership: Membership | None = None,
+    read_with: tuple[Any, dict[str, Any]] | None = None,
 ) -> Company | None:
     """The user's company with its ReadLookups attached, in one query (None: not theirs).
     A `membership` loaded with the lookups (selectors.READ_MEMBERSHIP, by the request's
-    authentication) costs no query at all."""
+    authentication) costs no query at all. `read_with`: selectors.company_for_read's."""
     if membership is not None and membership.company_id == company_id:
         company, annotated, role = membership.company, membership, membership.role
         preloaded = getattr(membership, "preloaded", None)
     else:
-        company = annotated = selectors.company_for_read(user=user, company_id=company_id)
+        company = annotated = selectors.company_for_read(
+            user=user, company_id=company_id, read_with=read_with
+        )
         role = company.member_role if company is not None else None
-        preloaded = None
+        preloaded = company.preloaded if company is not None else None
     if company is not None:
         company.read_lookups = ReadLookups(
             company=company,

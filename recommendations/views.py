@@ -6,6 +6,7 @@ regions in place). Provider errors go to the log; the page says it in words."""
 
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -48,8 +49,10 @@ def company_pick(request: HttpRequest) -> HttpResponse:
     return redirect("company-dashboard", company_id=company.pk)
 
 
-def _company(request: HttpRequest, company_id: int):
-    company = services.company_for_read(user=request.user, company_id=company_id)
+def _company(request: HttpRequest, company_id: int, *, read_with=None):
+    company = services.company_for_read(
+        user=request.user, company_id=company_id, read_with=read_with
+    )
     if company is None:
         raise Http404
     return company
@@ -74,8 +77,11 @@ def _state(item, *, context_hash: str, model_down: bool) -> tuple[str, str]:
 def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
     """Journey progress, recommendations, insights and health. A provider that is down
     degrades a section to a sentence; the page itself always renders."""
-    # The membership check, current context and active prompts: one query for the page.
-    company = _company(request, company_id)
+    # The membership check, current context, active prompts, journey, recommendations
+    # and health: one statement for the page.
+    limit = settings.RECOMMENDATIONS_DEFAULT_LIMIT
+    read_with = (selectors.COMPANY_PAGE_READ, {"shapes": ((), (), limit, ())})
+    company = _company(request, company_id, read_with=read_with)
     journey = selectors.journey_for(company=company)
     for domain in journey:
         for step in domain.journey_steps:
@@ -90,7 +96,7 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
 
     recommendations, context_hash = [], ""
     try:
-        page = services.recommendations_for(company=company)
+        page = services.recommendations_for(company=company, limit=limit)
         recommendations, context_hash = page.items, page.context_hash
         if page.error:
             logger.warning("dashboard %s: recommendations: %s", company.pk, page.error)

@@ -7,7 +7,7 @@ from django.db.models import Count, F
 from django.test.utils import CaptureQueriesContext
 
 from companies.models import Membership
-from core.prepared import Const, JoinedQuery, PreparedQuery, PreparedSQL
+from core.prepared import Const, JoinedQuery, PreparedQuery, PreparedSQL, Tail
 from recommendations.models import JourneyDomain, JourneyStep
 from tests.builders import make_company, make_member
 from tests.recommendations.builders import make_journey
@@ -161,14 +161,14 @@ STEPS_IN_ORDER = PreparedQuery(
     domain_id=int,
     order=int,
 )
-DOMAIN_WITH_STEPS = JoinedQuery(DOMAIN_BY_SLUG, STEPS_IN_ORDER, domain_id="id")
+DOMAIN_WITH_STEPS = JoinedQuery(DOMAIN_BY_SLUG, Tail(STEPS_IN_ORDER, domain_id="id"))
 
 
 def test_a_joined_query_reads_the_head_and_the_tail_in_one_statement():
     steps = make_journey(domains=2, steps=4)
     domain = steps[0].domain
     with CaptureQueriesContext(connection) as ctx:
-        [head], preloaded = DOMAIN_WITH_STEPS(slug=domain.slug, order=1, shape=3)
+        [head], preloaded = DOMAIN_WITH_STEPS(slug=domain.slug, order=1, shapes=(3,))
     assert len(ctx.captured_queries) == 1
     assert (head.pk, head.twice) == (domain.pk, domain.order * 2)
     expected = STEPS_IN_ORDER(domain_id=domain.pk, order=1, shape=3)
@@ -181,7 +181,7 @@ def test_a_joined_query_reads_the_head_and_the_tail_in_one_statement():
 
 def test_preloaded_rows_serve_one_call_with_exactly_their_values():
     domain = make_journey(domains=1, steps=3)[0].domain
-    _, preloaded = DOMAIN_WITH_STEPS(slug=domain.slug, order=0, shape=5)
+    _, preloaded = DOMAIN_WITH_STEPS(slug=domain.slug, order=0, shapes=(5,))
     with CaptureQueriesContext(connection) as ctx:
         other = STEPS_IN_ORDER(domain_id=domain.pk, order=2, shape=5, preloaded=preloaded)
         wider = STEPS_IN_ORDER(domain_id=domain.pk, order=0, shape=9, preloaded=preloaded)
@@ -195,7 +195,7 @@ def test_preloaded_rows_serve_one_call_with_exactly_their_values():
 
 def test_a_head_without_tail_rows_preloads_no_rows():
     domain = make_journey(domains=1, steps=2)[0].domain
-    [head], preloaded = DOMAIN_WITH_STEPS(slug=domain.slug, order=99, shape=5)
+    [head], preloaded = DOMAIN_WITH_STEPS(slug=domain.slug, order=99, shapes=(5,))
     assert head.pk == domain.pk
     with CaptureQueriesContext(connection) as ctx:
         assert STEPS_IN_ORDER(domain_id=domain.pk, order=99, shape=5, preloaded=preloaded) == []
@@ -204,15 +204,15 @@ def test_a_head_without_tail_rows_preloads_no_rows():
 
 def test_no_head_row_means_nothing_read():
     make_journey(domains=1, steps=2)
-    assert DOMAIN_WITH_STEPS(slug="no-such-domain", order=0, shape=5) == ([], None)
+    assert DOMAIN_WITH_STEPS(slug="no-such-domain", order=0, shapes=(5,)) == ([], None)
 
 
 def test_a_joined_query_refuses_parameters_it_cannot_tell_apart():
     with pytest.raises(ValueError, match="no parameters"):
-        JoinedQuery(DOMAIN_BY_SLUG, STEPS_IN_ORDER, step_id="id")
+        Tail(STEPS_IN_ORDER, step_id="id")
     by_slug = PreparedQuery(lambda slug: JourneyStep.objects.filter(slug=slug), slug=str)
     with pytest.raises(ValueError, match="both take"):
-        JoinedQuery(DOMAIN_BY_SLUG, by_slug)
+        JoinedQuery(DOMAIN_BY_SLUG, Tail(by_slug))
 
 
 def test_prepared_sql_rows_join_a_head_too():
@@ -229,7 +229,34 @@ def test_prepared_sql_rows_join_a_head_too():
     )
     expected = slugs(domain_id=domain.pk)
     assert expected == (["slug", "mark"], [(s.slug, "100%") for s in steps])
-    [_], preloaded = JoinedQuery(DOMAIN_BY_SLUG, slugs, domain_id="id")(slug=domain.slug)
+    [_], preloaded = JoinedQuery(DOMAIN_BY_SLUG, Tail(slugs, domain_id="id"))(slug=domain.slug)
     with CaptureQueriesContext(connection) as ctx:
         assert slugs(domain_id=domain.pk, preloaded=preloaded) == expected
     assert len(ctx.captured_queries) == 0
+
+
+def test_several_tails_come_in_one_statement_each_in_its_order():
+    steps = make_journey(domains=1, steps=3)
+    domain = steps[0].domain
+    first_steps = PreparedQuery(
+        lambda domain_id: JourneyStep.objects.filter(domain_id=domain_id).order_by("id")[:1],
+        domain_id=int,
+    )
+    nothing = PreparedQuery(
+        lambda domain_id: JourneyStep.objects.filter(domain_id=domain_id, slug="no-such-step"),
+        domain_id=int,
+    )
+    joined = JoinedQuery(
+        DOMAIN_BY_SLUG,
+        Tail(STEPS_IN_ORDER, domain_id="id"),
+        Tail(nothing, domain_id="id"),
+        Tail(first_steps, domain_id="id"),
+    )
+    with CaptureQueriesContext(connection) as ctx:
+        [_], preloaded = joined(slug=domain.slug, order=0, shapes=(2,))
+        descending = STEPS_IN_ORDER(domain_id=domain.pk, order=0, shape=2, preloaded=preloaded)
+        empty = nothing(domain_id=domain.pk, preloaded=preloaded)
+        first = first_steps(domain_id=domain.pk, preloaded=preloaded)
+    assert len(ctx.captured_queries) == 1
+    assert [s.pk for s in descending] == [steps[2].pk, steps[1].pk]
+    assert (empty, [s.pk for s in first]) == ([], [steps[0].pk])
