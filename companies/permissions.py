@@ -67,8 +67,9 @@ class RouteMembershipMixin:
     (DRF's authenticators, then the view's own lookup): the 401s and 404s stay theirs.
 
     A view may also read its content in that statement: `joined_read()` returns a
-    JoinedQuery over `membership_query` and the values of its tail taken from the
-    request, and the tail's rows wait in `route_membership.preloaded` for the read.
+    JoinedQuery over `membership_query` and the values of its tails taken from the
+    request (None: the request is read the usual way), and the tails' rows wait in
+    `route_membership.preloaded` for the read.
     """
 
     membership_query: PreparedQuery | None = None

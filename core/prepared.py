@@ -21,6 +21,11 @@ Parameters are ints or strings, the values of lookups (not lists: an `IN` of var
 length is other SQL). A value that changes the SQL text itself, a LIMIT say, goes in
 `shape=`: each shape is compiled once (a bounded number of them are kept).
 Not supported (refused when compiled): prefetch_related, values()/values_list().
+
+`JoinedQuery` runs a head (the membership a request is authorized by) and the queries
+it guards (`Tail`s: the content) as one statement; each tail's rows then wait in a
+`Preloaded` for the call that asks for them. `PreparedSQL` is hand-written SQL that
+can be a tail too.
 """
 
 import re
@@ -454,6 +459,8 @@ class JoinedQuery:
         found = self.head._instances(head, [first], using)
         parts: list[list[tuple]] = [[] for _ in self.tails]
         for row in rows[1:]:
+            if row[0] == 0:
+                raise ValueError("a JoinedQuery's head must return at most one row")
             parts[row[0] - 1].append(row)
         entries = []
         start = 1 + head.width
