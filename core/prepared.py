@@ -359,9 +359,6 @@ class PreparedSQL:
         self._template = [("param", p) if isinstance(p, str) else p.value for p in params]
         self._cache: dict[str, _Compiled] = {}
 
-    def __deepcopy__(self, memo: dict) -> "PreparedSQL":
-        return self
-
     def __call__(
         self, *, using: str = DEFAULT_DB_ALIAS, preloaded: Preloaded | None = None, **values: Any
     ) -> tuple[list[str], list[tuple]]:
@@ -437,9 +434,6 @@ class JoinedQuery:
         self.parameters = {**head.parameters, **free}
         self._cache: dict[tuple, tuple] = {}
         self._lock = threading.Lock()
-
-    def __deepcopy__(self, memo: dict) -> "JoinedQuery":
-        return self
 
     def __call__(
         self, *, using: str = DEFAULT_DB_ALIAS, shapes: tuple = (), **values: Any
