@@ -1,8 +1,11 @@
 """config.urls plus a bare DRF ListAPIView of a workspace's deliverables: the same
 rows and fields, the same authentication and company scoping as the API's listing,
 written the plain DRF way (ModelSerializer over an ORM queryset), for
-bench/http_list.py."""
+bench/http_list.py; and the least a request can cost (bench/reads.py): a Django
+view answering `{}` with no query, and the same with one `SELECT 1`."""
 
+from django.db import connection
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from rest_framework import generics, serializers
 
@@ -48,7 +51,20 @@ class BareDeliverableList(generics.ListAPIView):
         ).order_by("id")[:size]
 
 
+def empty(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(b"{}", content_type="application/json")
+
+
+def select_one(request: HttpRequest) -> HttpResponse:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchall()
+    return HttpResponse(b"{}", content_type="application/json")
+
+
 urlpatterns = [
     *project_urls,
     path("bench/bare/<int:pk>/", BareDeliverableList.as_view()),
+    path("bench/empty/", empty),
+    path("bench/select-one/", select_one),
 ]
