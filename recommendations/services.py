@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from companies.models import WRITE_ROLES, Company, Membership
 from core.errors import DomainError, IllegalTransition
-from core.prepared import Preloaded
+from core.prepared import JoinedQuery, Preloaded
 from generation.errors import BudgetExceeded, PromptMissing, ProviderUnavailable
 from generation.flight import (
     GenerationResult,
@@ -116,7 +116,7 @@ def company_for_read(
     user,
     company_id: int,
     membership: Membership | None = None,
-    read_with: tuple[Any, dict[str, Any]] | None = None,
+    read_with: tuple[JoinedQuery, dict[str, Any]] | None = None,
 ) -> Company | None:
     """The user's company with its ReadLookups attached, in one query (None: not theirs).
     A `membership` loaded with the lookups (selectors.READ_MEMBERSHIP, by the request's
