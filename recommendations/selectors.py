@@ -12,7 +12,8 @@ from django.db.models.functions import Coalesce
 from companies.models import Company, Membership
 from companies.selectors import token_memberships
 from core.prepared import JoinedQuery, Preloaded, PreparedQuery, PreparedRows, Tail, page_of
-from generation.models import Prompt
+from generation.live import in_progress_for
+from generation.models import Generation, Prompt
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import (
     CompanyDomainProgress,
@@ -367,15 +368,43 @@ READ_MEMBERSHIP_WITH_JOURNEY = JoinedQuery(
     Tail(_JOURNEY_DOMAINS, company_id="company_id"),
     Tail(_JOURNEY_STEPS, company_id="company_id"),
 )
-# The dashboard's company with its journey, current recommendations and health (shapes:
-# (), (), the recommendations' limit, ()): its insights' target depends on the journey.
+# The navigation's companies (companies.templatetags.company_nav) and the company's
+# content being written (generation.live), for the dashboard's statement.
+_NAV_COMPANIES = PreparedQuery(
+    lambda reader_id: (
+        Company.objects.filter(memberships__user_id=reader_id).order_by("name").only("pk", "name")
+    ),
+    reader_id=int,
+)
+_LIVE_GENERATIONS = PreparedQuery(
+    lambda company_id: in_progress_for(company_id=company_id, kinds=CONTENT_KINDS),
+    company_id=int,
+)
+
+# The dashboard's company with its journey, current recommendations, health, content
+# being written and the navigation's companies (shapes: (), (), the recommendations'
+# limit, (), (), ()): its insights' target depends on the journey.
 COMPANY_PAGE_READ = JoinedQuery(
     _COMPANY_FOR_READ,
     Tail(_JOURNEY_DOMAINS, company_id="id"),
     Tail(_JOURNEY_STEPS, company_id="id"),
     _content_tail(_CURRENT_RECOMMENDATIONS, "recommendation", company="id"),
     _content_tail(_CURRENT_HEALTH, "health_summary", company="id"),
+    Tail(_LIVE_GENERATIONS, company_id="id"),
+    Tail(_NAV_COMPANIES),
 )
+
+
+def nav_companies_for(*, company: Company, user: AbstractBaseUser) -> list[Company]:
+    """The user's companies by name (only pk and name), as the navigation shows them;
+    read with the company when the page's statement was COMPANY_PAGE_READ."""
+    return _NAV_COMPANIES(reader_id=user.pk, preloaded=preloaded_for(company))
+
+
+def live_generations_for(*, company: Company) -> list[Generation]:
+    """The company's recommendations, insights and health summary being written
+    (generation.live.in_progress_for), oldest first."""
+    return _LIVE_GENERATIONS(company_id=company.pk, preloaded=preloaded_for(company))
 
 
 def journey_for(*, company: Company) -> list[JourneyDomain]:

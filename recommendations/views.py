@@ -17,7 +17,6 @@ from django.views.decorators.http import require_GET, require_POST
 
 from companies.selectors import companies_for
 from core.errors import IllegalTransition
-from generation.live import in_progress_for
 from recommendations import selectors, services
 from recommendations.lifecycle import Status
 from recommendations.models import JourneyStep, Recommendation, StepStatus
@@ -25,7 +24,6 @@ from recommendations.models import JourneyStep, Recommendation, StepStatus
 logger = logging.getLogger(__name__)
 
 UNAVAILABLE = "The model is unavailable right now"
-LIVE_KINDS = (services.KIND_RECOMMENDATION, services.KIND_INSIGHT, services.KIND_HEALTH)
 KIND_NAMES = {
     services.KIND_RECOMMENDATION: "A recommendation",
     services.KIND_INSIGHT: "Peer insights",
@@ -77,11 +75,15 @@ def _state(item, *, context_hash: str, model_down: bool) -> tuple[str, str]:
 def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
     """Journey progress, recommendations, insights and health. A provider that is down
     degrades a section to a sentence; the page itself always renders."""
-    # The membership check, current context, active prompts, journey, recommendations
-    # and health: one statement for the page.
+    # The membership check, current context, active prompts, journey, recommendations,
+    # health, content being written and the navigation: one statement for the page.
     limit = settings.RECOMMENDATIONS_DEFAULT_LIMIT
-    read_with = (selectors.COMPANY_PAGE_READ, {"shapes": ((), (), limit, ())})
+    read_with = (
+        selectors.COMPANY_PAGE_READ,
+        {"shapes": ((), (), limit, (), (), ()), "reader_id": request.user.pk},
+    )
     company = _company(request, company_id, read_with=read_with)
+    nav_companies = selectors.nav_companies_for(company=company, user=request.user)
     journey = selectors.journey_for(company=company)
     for domain in journey:
         for step in domain.journey_steps:
@@ -153,7 +155,7 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
         health.state = _state(health, context_hash=context_hash, model_down=down["health"])
     live = [
         {"generation": g, "label": KIND_NAMES.get(g.kind, g.kind)}
-        for g in in_progress_for(company_id=company.pk, kinds=LIVE_KINDS)
+        for g in selectors.live_generations_for(company=company)
     ]
     return render(
         request,
@@ -169,6 +171,7 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
             "health": health,
             "live": live,
             "notices": notices,
+            "nav_companies": nav_companies,
         },
     )
 

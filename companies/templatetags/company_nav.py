@@ -1,4 +1,5 @@
-"""The navigation's company picker: the signed-in user's companies, one query."""
+"""The navigation's company picker: the signed-in user's companies, one query (none
+when the view already read them: `nav_companies` in its context)."""
 
 from django import template
 
@@ -9,6 +10,8 @@ register = template.Library()
 
 @register.simple_tag(takes_context=True)
 def my_companies(context) -> list:
+    if context.get("nav_companies") is not None:
+        return context["nav_companies"]
     request = context.get("request")
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:

@@ -123,6 +123,24 @@ def test_a_member_of_several_companies_picks_one(member, company, other_company)
     assert picked["Location"] == reverse("company-dashboard", args=[other_company.pk])
 
 
+def test_the_dashboards_picker_lists_my_companies_by_name_with_this_one_selected(
+    member, company, other_company, provider
+):
+    from companies.models import Company, Membership
+
+    Membership.objects.create(user=member.user, company=other_company, role="viewer")
+    stranger = Company.objects.create(name="AAA Not mine", slug="aaa-not-mine")
+    page = logged_in(member).get(reverse("company-dashboard", args=[company.pk])).text
+    picker = page[page.index('id="nav-company"') : page.index("</select>")]
+    names = sorted([company, other_company], key=lambda c: c.name)
+    expected = "".join(
+        f'<option value="{c.pk}"{" selected" if c == company else ""}>{c.name}</option>'
+        for c in names
+    )
+    assert expected in picker
+    assert stranger.name not in page
+
+
 def test_the_picker_does_not_open_another_companys_dashboard(member, other_company):
     response = logged_in(member).get(reverse("company-pick"), {"company": other_company.pk})
     assert response.status_code == 404
