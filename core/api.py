@@ -43,7 +43,7 @@ def iso_datetime(value: datetime | None) -> str | None:
 
 
 # The ids PostgreSQL's bigint holds: any other number names no row.
-_BIGINT = range(-(2**63), 2**63)
+BIGINT = range(-(2**63), 2**63)
 
 
 class PreparedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
@@ -63,7 +63,7 @@ class PreparedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
             pk = int(data)
         except (TypeError, ValueError):
             self.fail("incorrect_type", data_type=type(data).__name__)
-        rows = self.lookup(pk=pk) if pk in _BIGINT else []
+        rows = self.lookup(pk=pk) if pk in BIGINT else []
         if not rows:
             self.fail("does_not_exist", pk_value=data)
         return rows[0]
@@ -96,7 +96,7 @@ class OneQueryPaginator(DjangoPaginator):
             raise PageNotAnInteger(self.error_messages["invalid_page"]) from exc
         if number < 1:
             raise EmptyPage(self.error_messages["min_page"])
-        if number * self.per_page not in _BIGINT:
+        if number * self.per_page not in BIGINT:
             # No table holds that many rows, and PostgreSQL refuses the offset (a 500).
             raise EmptyPage(self.error_messages["no_results"])
         return number

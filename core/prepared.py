@@ -495,6 +495,8 @@ class JoinedQuery:
             )
             typed = ", ".join(f"e{i}.*" for i in range(1, len(widths)))
             branches = [f"0, h.*, {typed} FROM h {empty}"]
+            # In the SQL's order: the head's, every tail's in the head branch's empty
+            # joins, then each tail's again in its own branch.
             params = [*head.params, *(p for _, tail_params in bound for p in tail_params)]
             for i, (tail_sql, tail_params) in enumerate(bound, 1):
                 columns = [

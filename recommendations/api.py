@@ -16,7 +16,7 @@ from companies.permissions import (
     RouteMembershipMixin,
 )
 from companies.selectors import can_write
-from core.api import ErrorSerializer
+from core.api import BIGINT, ErrorSerializer
 from generation.throttles import GenerationThrottleMixin
 from recommendations import selectors, services
 from recommendations.models import JourneyStep, Recommendation
@@ -142,10 +142,10 @@ class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAP
             target_id = int(target)
         except (KeyError, ValueError):
             return None
-        if number < 1 or target_id not in range(1, 2**63):
+        if number < 1 or target_id < 1 or target_id not in BIGINT:
             return None
         size = self.paginator.get_page_size(request)
-        if number * size not in range(2**63):
+        if number * size not in BIGINT:
             return None  # not a page: get() answers 404
         query = (
             selectors.READ_MEMBERSHIP_WITH_STEP_INSIGHTS

@@ -382,8 +382,8 @@ _LIVE_GENERATIONS = PreparedQuery(
 )
 
 # The dashboard's company with its journey, current recommendations, health, content
-# being written and the navigation's companies (shapes: (), (), the recommendations'
-# limit, (), (), ()): its insights' target depends on the journey.
+# being written and the navigation's companies (company_page_read): its insights'
+# target depends on the journey.
 COMPANY_PAGE_READ = JoinedQuery(
     _COMPANY_FOR_READ,
     Tail(_JOURNEY_DOMAINS, company_id="id"),
@@ -393,6 +393,12 @@ COMPANY_PAGE_READ = JoinedQuery(
     Tail(_LIVE_GENERATIONS, company_id="id"),
     Tail(_NAV_COMPANIES),
 )
+
+
+def company_page_read(*, user: AbstractBaseUser, limit: int) -> tuple[JoinedQuery, dict[str, Any]]:
+    """COMPANY_PAGE_READ and its values for company_for_read's `read_with`: the shapes
+    follow its tails (the recommendations' limit is the third)."""
+    return COMPANY_PAGE_READ, {"shapes": ((), (), limit, (), (), ()), "reader_id": user.pk}
 
 
 def nav_companies_for(*, company: Company, user: AbstractBaseUser) -> list[Company]:

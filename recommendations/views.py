@@ -78,10 +78,7 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
     # The membership check, current context, active prompts, journey, recommendations,
     # health, content being written and the navigation: one statement for the page.
     limit = settings.RECOMMENDATIONS_DEFAULT_LIMIT
-    read_with = (
-        selectors.COMPANY_PAGE_READ,
-        {"shapes": ((), (), limit, (), (), ()), "reader_id": request.user.pk},
-    )
+    read_with = selectors.company_page_read(user=request.user, limit=limit)
     company = _company(request, company_id, read_with=read_with)
     nav_companies = selectors.nav_companies_for(company=company, user=request.user)
     journey = selectors.journey_for(company=company)
