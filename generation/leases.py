@@ -11,6 +11,7 @@ Used by generation claims (generation.flight), review runs (reviews) and deliver
 transforms (deliverables).
 """
 
+import logging
 import os
 import socket
 import threading
@@ -19,11 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from generation.events import release_connection
+
+logger = logging.getLogger(__name__)
 
 
 def owner_token() -> str:
@@ -82,12 +85,23 @@ class Lease:
         )
 
     def renew(self, queryset: QuerySet, *, owner: str) -> int:
-        """Push the expiry of rows this owner still holds; 0 means the lease was lost."""
-        return queryset.filter(**self._holder(owner)).update(**{self.expires_field: self.until()})
+        """Push the expiry of rows this owner still holds; 0 means the lease was lost
+        (taken over, or released: a renewal racing the release must not revive it)."""
+        return (
+            queryset.filter(**self._holder(owner))
+            .filter(**{f"{self.expires_field}__isnull": False})
+            .update(**{self.expires_field: self.until()})
+        )
 
     def release(self, queryset: QuerySet, *, owner: str | None = None, **fields) -> int:
-        """Give back the rows this owner holds (any holder when owner is None)."""
-        return queryset.filter(**self._holder(owner)).update(**{self.expires_field: None}, **fields)
+        """Give back the rows this owner holds (any holder when owner is None): no expiry
+        and a blank holder, so a task still carrying the old token finds nothing to do.
+        `fields` are written too and win over those two (an expiry in the future keeps
+        the row from being taken again for a while)."""
+        vacated = {self.expires_field: None}
+        if self.owner_field:
+            vacated[self.owner_field] = ""
+        return queryset.filter(**self._holder(owner)).update(**{**vacated, **fields})
 
 
 class Renewer:
@@ -114,7 +128,14 @@ class Renewer:
         interval = max(0.2, self.lease.seconds() / 3)
         try:
             while not self._stop.wait(interval):
-                self.lease.renew(self.queryset_of(), owner=self.owner)
+                try:
+                    self.lease.renew(self.queryset_of(), owner=self.owner)
+                except DatabaseError:
+                    # One failed renewal must not end them all: the lease lasts three
+                    # intervals, so the next attempt on a new connection is in time.
+                    logger.warning("could not renew lease %s", self.owner, exc_info=True)
+                    connection.close()
+                    continue
                 release_connection()
         finally:
             connection.close()
