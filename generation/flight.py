@@ -11,11 +11,7 @@ served and the failure is logged.
 
 import contextlib
 import logging
-import os
-import socket
-import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +27,7 @@ from generation.budget import budget_spent
 from generation.errors import BudgetExceeded, GenerationPending, ProviderError, ProviderUnavailable
 from generation.events import hub, notify_generation, release_connection
 from generation.hits import record_hit
+from generation.leases import Lease, owner_token
 from generation.models import (
     IN_PROGRESS,
     Generation,
@@ -89,12 +86,9 @@ class GenerationResult:
         return self.source in (Source.STALE, Source.FALLBACK)
 
 
-def _owner_token() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}:{uuid.uuid4().hex[:8]}"
-
-
-def _lease_until():
-    return timezone.now() + timedelta(seconds=settings.EVERGREEN_LEASE_SECONDS)
+# A claim's owner holds this lease on its Generation row. It is not renewed: it is
+# sized to outlive the owner's whole provider call with its retries (settings).
+LEASE = Lease(seconds=lambda: settings.EVERGREEN_LEASE_SECONDS)
 
 
 def get_or_generate(
@@ -164,7 +158,7 @@ def _serve_completed(job, generation, source, on_stale) -> GenerationResult:
 
 
 def _claim_or_wait(job: _Job, generation, *, wait: bool, on_stale) -> GenerationResult:
-    owner = _owner_token()
+    owner = owner_token()
     waited = False
     deadline = time.monotonic() + settings.EVERGREEN_WAIT_SECONDS
     subscription = None
@@ -219,7 +213,7 @@ def _try_insert_claim(job: _Job, owner: str) -> Generation:
                 stream=job.stream,
                 status=GenerationStatus.PENDING,
                 owner=owner,
-                lease_expires_at=_lease_until(),
+                lease_expires_at=LEASE.until(),
                 ttl=job.ttl,
             )
     except IntegrityError:
@@ -229,19 +223,16 @@ def _try_insert_claim(job: _Job, owner: str) -> Generation:
 def _try_takeover(generation: Generation, owner: str) -> bool:
     """Take a claim whose owner died (lease expired) or that failed a while ago."""
     now = timezone.now()
-    takeable = Q(status__in=IN_PROGRESS, lease_expires_at__lt=now) | Q(
+    takeable = (Q(status__in=IN_PROGRESS) & LEASE.expired(now)) | Q(
         status=GenerationStatus.FAILED, updated_at__lt=now - FAILURE_COOLDOWN
     )
-    won = (
-        Generation.objects.filter(takeable, pk=generation.pk)
-        .filter(status=generation.status)
-        .update(
-            status=GenerationStatus.PENDING,
-            owner=owner,
-            lease_expires_at=_lease_until(),
-            error="",
-            updated_at=now,
-        )
+    won = LEASE.take_over(
+        Generation.objects.filter(takeable, pk=generation.pk).filter(status=generation.status),
+        owner=owner,
+        now=now,
+        status=GenerationStatus.PENDING,
+        error="",
+        updated_at=now,
     )
     if won:
         logger.info("took over generation %s (was %s)", generation.pk, generation.status)
@@ -375,7 +366,9 @@ def _commit_success(job, generation, owner, provider_name, result, attempts, lat
     )
     try:
         with transaction.atomic():
-            updated = Generation.objects.filter(pk=generation.pk, owner=owner).update(
+            updated = LEASE.release(
+                Generation.objects.filter(pk=generation.pk),
+                owner=owner,
                 status=GenerationStatus.COMPLETED,
                 provider=provider_name,
                 model=model_name,
@@ -383,8 +376,6 @@ def _commit_success(job, generation, owner, provider_name, result, attempts, lat
                 text=result.text,
                 error="",
                 attempts=attempts,
-                lease_expires_at=None,
-                owner="",
                 updated_at=now,
                 completed_at=now,
                 expires_at=now + job.ttl if job.ttl else None,
@@ -406,11 +397,11 @@ def _commit_success(job, generation, owner, provider_name, result, attempts, lat
 
 def _mark_failed(generation: Generation, owner: str, error: str) -> None:
     with transaction.atomic():
-        Generation.objects.filter(pk=generation.pk, owner=owner).update(
+        LEASE.release(
+            Generation.objects.filter(pk=generation.pk),
+            owner=owner,
             status=GenerationStatus.FAILED,
             error=error[:2000],
-            owner="",
-            lease_expires_at=None,
             updated_at=timezone.now(),
         )
         transaction.on_commit(lambda: notify_generation(generation.pk))
@@ -491,12 +482,10 @@ def register_refresher(kind: str, callback: Callable[[Generation], None]) -> Non
 
 def schedule_revalidation(generation: Generation) -> bool:
     """Claim the refresh of an expired artefact and queue it; the row keeps serving."""
-    owner = _owner_token()
-    now = timezone.now()
-    won = (
-        Generation.objects.filter(pk=generation.pk, status=GenerationStatus.COMPLETED)
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .update(owner=owner, lease_expires_at=_lease_until())
+    owner = owner_token()
+    won = LEASE.take(
+        Generation.objects.filter(pk=generation.pk, status=GenerationStatus.COMPLETED),
+        owner=owner,
     )
     if won:
         from django_q.tasks import async_task
@@ -527,8 +516,10 @@ def revalidate(*, generation_id: int, owner: str) -> Generation | None:
         _log_failure(job, generation, provider, exc, started=started)
         # The old content keeps serving; the key is not refreshed again within the
         # cooldown, however many readers find it expired (the lease blocks them).
-        Generation.objects.filter(pk=generation.pk, owner=owner).update(
-            owner="", lease_expires_at=timezone.now() + FAILURE_COOLDOWN
+        LEASE.release(
+            Generation.objects.filter(pk=generation.pk),
+            owner=owner,
+            lease_expires_at=timezone.now() + FAILURE_COOLDOWN,
         )
         return generation
     latency = int((time.monotonic() - started) * 1000)
