@@ -4,7 +4,7 @@ Every event is a RunEvent row and its id is the row's id, so one integer covers 
 whole run: the proposal text as it streams (`proposal_text`, `proposal_reset`),
 each review as it lands, the decision, and the end (`run_completed` or
 `run_failed`, after which the response ends). A run's events are committed in id
-order (services._append_event locks the run first), so a client that resumes with
+order (services.events.append_event locks the run first), so a client that resumes with
 `Last-Event-ID: n` (or `?last_event_id=n`) gets every event after n exactly once.
 Built on generation.sse: the same authorization, loop, heartbeats and framing.
 """

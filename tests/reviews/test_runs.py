@@ -4,6 +4,7 @@ threads with connections of their own, so these tests commit (transaction=True).
 import json
 
 import pytest
+from django.db import transaction
 
 from reviews import services, tasks
 from reviews.lifecycle import EventType, RunStatus, RunType
@@ -209,8 +210,8 @@ def test_the_task_is_safe_to_run_twice(api, fake_openai):
 def test_post_can_wait_for_the_result(api, fake_openai, monkeypatch):
     # The worker runs at once (as a cluster would): the wait sees the finished run.
     monkeypatch.setattr(
-        "reviews.services._enqueue",
-        lambda run_id: services.transaction.on_commit(lambda: tasks.execute_run(str(run_id))),
+        "reviews.services.runs._enqueue",
+        lambda run_id: transaction.on_commit(lambda: tasks.execute_run(str(run_id))),
     )
     response = api.post(f"{RUNS_URL}?wait=10", {"idea": "Offline mode"}, format="json")
 
