@@ -1,12 +1,15 @@
-"""HTTP requests per second of the deliverables list under uvicorn, against a bare
-DRF ListAPIView of the same rows built here (bench/urls.py), same server, same run.
+"""HTTP requests per second of the API's reads under uvicorn (the deliverables
+list, recommendations, insights, health and journey), each against a bare DRF
+ListAPIView of 50 deliverables built here (bench/urls.py: ModelSerializer over an
+ORM queryset, the same token authentication and company scoping), same server,
+same run.
 
     .venv/bin/python -m bench.http_list [--seconds 10] [--rounds 3] [--workers 2]
 
-wrk (apt-get install wrk), 16 connections, `--seconds` each, the two endpoints
+wrk (apt-get install wrk), 16 connections, `--seconds` each, the endpoints
 interleaved `--rounds` times, with the Authorization header of a real token. Run
 once with the psycopg pool (the default) and once without (DB_POOL=false,
-CONN_MAX_AGE=0: a new connection per request). Goal: listing / bare >= 1.2x.
+CONN_MAX_AGE=0: a new connection per request). Goal: each read / bare >= 1.3x.
 """
 
 import argparse
@@ -131,6 +134,19 @@ def _balanced_wrk(proc, url: str, token: str, seconds: int, retried: list[int]) 
     return rps
 
 
+def _reads(data: dict) -> dict[str, str]:
+    company, workspace = data["company"].pk, data["workspace"].pk
+    return {
+        "deliverables (50)": f"/api/workspaces/{workspace}/deliverables/?page_size=50",
+        "recommendations (10)": f"/api/companies/{company}/recommendations/?limit=10",
+        "insights (20)": (
+            f"/api/companies/{company}/insights/?domain={data['focus_domain'].pk}&page_size=20"
+        ),
+        "health": f"/api/companies/{company}/health/",
+        "journey": f"/api/companies/{company}/journey/",
+    }
+
+
 def run(seconds: int, rounds: int, workers: int) -> list[dict]:
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y wrk")
@@ -149,29 +165,34 @@ def run(seconds: int, rounds: int, workers: int) -> list[dict]:
         ):
             proc, base, log = _serve(url, workers, env)
             try:
-                pk = data["workspace"].pk
-                api = f"{base}/api/workspaces/{pk}/deliverables/?page_size=50"
-                bare = f"{base}/bench/bare/{pk}/?page_size=50"
-                _wrk(api, data["token"], 2)  # warm-up
-                _wrk(bare, data["token"], 2)
-                api_rps, bare_rps, retried = [], [], [0]
+                bare = f"{base}/bench/bare/{data['workspace'].pk}/?page_size=50"
+                reads = {name: base + path for name, path in _reads(data).items()}
+                for target in (bare, *reads.values()):
+                    _wrk(target, data["token"], 2)  # warm-up: caches filled, pool open
+                rps = {name: [] for name in reads}
+                bare_rps, retried = [], [0]
                 for _ in range(rounds):
-                    api_rps.append(_balanced_wrk(proc, api, data["token"], seconds, retried))
                     bare_rps.append(_balanced_wrk(proc, bare, data["token"], seconds, retried))
+                    for name, target in reads.items():
+                        rps[name].append(
+                            _balanced_wrk(proc, target, data["token"], seconds, retried)
+                        )
             finally:
                 _stop(proc)
                 log.unlink(missing_ok=True)
-            results.append(
-                {
-                    "connections": label,
-                    "api_rps": statistics.median(api_rps),
-                    "bare_rps": statistics.median(bare_rps),
-                    "ratio": statistics.median(
-                        a / b for a, b in zip(api_rps, bare_rps, strict=True)
-                    ),
-                    "lopsided_windows_repeated": retried[0],
-                }
-            )
+            for name, samples in rps.items():
+                results.append(
+                    {
+                        "connections": label,
+                        "read": name,
+                        "api_rps": statistics.median(samples),
+                        "bare_rps": statistics.median(bare_rps),
+                        "ratio": statistics.median(
+                            a / b for a, b in zip(samples, bare_rps, strict=True)
+                        ),
+                        "lopsided_windows_repeated": retried[0],
+                    }
+                )
         return results
     finally:
         common.recreate(url, drop_only=True)
@@ -183,12 +204,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
+    print(f"{'connections':<12}{'read':<22}{'req/s':>9}{'bare req/s':>12}{'ratio':>8}")
     for row in run(args.seconds, args.rounds, args.workers):
         print(
-            f"{row['connections']:<8} listing {row['api_rps']:7.1f} req/s  "
-            f"bare ListAPIView {row['bare_rps']:7.1f} req/s  ratio {row['ratio']:.2f}x  "
-            f"(lopsided windows repeated: {row['lopsided_windows_repeated']})"
+            f"{row['connections']:<12}{row['read']:<22}{row['api_rps']:9.1f}"
+            f"{row['bare_rps']:12.1f}{row['ratio']:7.2f}x"
         )
+    print(f"(lopsided windows repeated: {row['lopsided_windows_repeated']})")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,10 @@ class Company(models.Model):
     )
     daily_token_budget = models.PositiveBigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Raised in the transaction of every change to what this company's reads look up
+    # (its context, the active prompt versions, the journey and its progress): the
+    # cached lookups are keyed by it, so a committed change is never served stale.
+    read_version = models.PositiveBigIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

@@ -5,18 +5,12 @@ gets a queryset limited to the caller's companies. Another company's object is
 then simply not found: 404, never 403, so ids do not leak.
 """
 
-from typing import Any
-
 from django.db.models import QuerySet
-from django.shortcuts import get_object_or_404
-from rest_framework import permissions
-from rest_framework.authentication import get_authorization_header
-from rest_framework.authtoken.models import Token
+from django.http import Http404
+from rest_framework import exceptions, permissions
 
 from companies.models import WRITE_ROLES, Company, Membership
-from companies.selectors import companies_for
-from core.authentication import TokenAuthentication
-from core.prepared import JoinedQuery, PreparedQuery
+from companies.selectors import companies_for, membership_for
 
 
 class CompanyScopedMixin:
@@ -31,75 +25,28 @@ class CompanyScopedMixin:
 
 
 class CompanyRouteMixin:
-    """For /companies/<company_id>/...: the company must be one of the caller's (else 404)."""
+    """For /companies/<company_id>/...: the caller's membership of the route's company
+    (one query, once per request); not a member is a 404."""
+
+    membership: Membership | None = None
+
+    def get_membership(self) -> Membership:
+        if self.membership is None:
+            membership = membership_for(
+                user=self.request.user, company_id=self.kwargs["company_id"]
+            )
+            if membership is None:
+                raise Http404
+            self.membership = membership
+        return self.membership
 
     def get_company(self) -> Company:
-        if not hasattr(self, "_company"):
-            self._company = get_object_or_404(
-                companies_for(user=self.request.user), pk=self.kwargs["company_id"]
-            )
-        return self._company
+        return self.get_membership().company
 
-
-def token_key(request) -> str | None:
-    """The key of a well-formed `Authorization: Token <key>` header, else None (no
-    header, another scheme, or one TokenAuthentication refuses with its own 401)."""
-    parts = get_authorization_header(request).split()
-    if len(parts) != 2 or parts[0].lower() != TokenAuthentication.keyword.lower().encode():
-        return None
-    try:
-        key = parts[1].decode()
-    except UnicodeError:
-        return None
-    return key if "\x00" not in key else None
-
-
-class RouteMembershipMixin:
-    """Token authentication and the membership of the route's company in one query.
-
-    A hot read authenticates, then loads the route's company with its membership
-    check: two lookups of the same few rows. A view with this mixin declares
-    `membership_query`, a PreparedQuery over companies.selectors.token_memberships
-    (select_related user and company) whose parameters are `key` and the route's
-    URL kwargs. A token request finding its membership row is authenticated by it
-    (same user, same rules: unknown key or inactive user finds nothing) and the view
-    reads `self.route_membership`. Finding nothing, the request takes the usual path
-    (DRF's authenticators, then the view's own lookup): the 401s and 404s stay theirs.
-
-    A view may also read its content in that statement: `joined_read()` returns a
-    JoinedQuery over `membership_query` and the values of its tails taken from the
-    request (None: the request is read the usual way), and the tails' rows wait in
-    `route_membership.preloaded` for the read.
-    """
-
-    membership_query: PreparedQuery | None = None
-    route_membership: Membership | None = None
-
-    def joined_read(self, request) -> tuple[JoinedQuery, dict[str, Any]] | None:
-        """The content query to run with the membership's, and its values (or None)."""
-        return None
-
-    def perform_authentication(self, request) -> None:
-        key = token_key(request) if self.membership_query is not None else None
-        if key is not None:
-            route = {n: self.kwargs[n] for n in self.membership_query.parameters if n != "key"}
-            joined = self.joined_read(request)
-            preloaded = None
-            if joined is None:
-                found = self.membership_query(key=key, **route)
-            else:
-                query, values = joined
-                found, preloaded = query(key=key, **route, **values)
-            if found:
-                membership = self.route_membership = found[0]
-                membership.preloaded = preloaded
-                request.user = membership.user
-                request.auth = Token(key=key, user=membership.user)
-                # What DRF's own authentication leaves behind: without it, reading
-                # request.successful_authenticator would authenticate again.
-                request._authenticator = TokenAuthentication()
-                return
-        super().perform_authentication(request)
+    def require_write_role(self) -> None:
+        """403 unless the caller may change this company's content."""
+        if self.get_membership().role not in WRITE_ROLES:
+            raise exceptions.PermissionDenied(HasCompanyWriteRole.message)
 
 
 class HasCompanyWriteRole(permissions.BasePermission):

@@ -11,6 +11,30 @@ def companies_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Company
     return Company.objects.filter(memberships__user=user)
 
 
+def membership_for(*, user: AbstractBaseUser | AnonymousUser, company_id: int) -> Membership | None:
+    """The user's membership of the company, with the company: the scope check of every
+    company route, one small query. None: not a member (the route answers 404)."""
+    if not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.select_related("company")
+        .filter(user_id=user.pk, company_id=company_id)
+        .first()
+    )
+
+
+def memberships_of(*, user: AbstractBaseUser | AnonymousUser) -> list[Membership]:
+    """All the user's memberships with their companies, by company name: a page's
+    navigation and its company's membership in one query."""
+    if not user.is_authenticated:
+        return []
+    return list(
+        Membership.objects.select_related("company")
+        .filter(user_id=user.pk)
+        .order_by("company__name", "company_id")
+    )
+
+
 def role_of(*, user: AbstractBaseUser, company: Company) -> str | None:
     return (
         Membership.objects.filter(user=user, company=company).values_list("role", flat=True).first()
@@ -22,8 +46,7 @@ def can_write(*, user: AbstractBaseUser, company: Company) -> bool:
 
 
 def token_memberships(*, key: str) -> QuerySet[Membership]:
-    """The memberships of the active user whose API token is `key`, with the user and
-    the company loaded: token authentication and the membership check in one query."""
+    """The memberships of the active user whose API token is `key`."""
     return Membership.objects.select_related("user", "company").filter(
         user__auth_token__key=key, user__is_active=True
     )

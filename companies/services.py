@@ -1,5 +1,6 @@
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import F
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
@@ -29,3 +30,14 @@ def create_api_user(
         )
         token, _ = Token.objects.get_or_create(user=user)
     return membership, token
+
+
+def company_reads_changed(*, company_id: int | None = None) -> int:
+    """Raise the read version of one company (or of all, for a change every company
+    reads: a prompt activation, the journey's definition). Call it inside the
+    transaction that makes the change: the cached read lookups are keyed by the
+    version, so they change exactly when the change commits."""
+    companies = (
+        Company.objects.all() if company_id is None else Company.objects.filter(pk=company_id)
+    )
+    return companies.update(read_version=F("read_version") + 1)

@@ -151,12 +151,6 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # The Django-Q2 cluster forks its processes, and a pooled connection must not
     # cross a fork (parent and child would talk over one socket): the cluster never
     # pools; each of its processes holds at most one connection.
-    # The hot reads (core.prepared) send their statements with server-side parameters,
-    # and psycopg prepares a statement a connection has run this many times: the plan
-    # is then reused instead of made anew (most of those reads' database time). Django's
-    # own cursors bind on the client and never prepare. Behind PgBouncer in transaction
-    # mode (older than 1.21), set DB_PREPARE_THRESHOLD= (empty) to turn this off.
-    _db_options.setdefault("prepare_threshold", env.int("DB_PREPARE_THRESHOLD", default=5) or None)
     _in_qcluster = len(sys.argv) > 1 and sys.argv[1] == "qcluster"
     if env.bool("DB_POOL", default=True) and not _in_qcluster:
         _db["CONN_MAX_AGE"] = 0  # required by the pool
@@ -194,24 +188,33 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
-# --- Caches: the throttles' counts, shared by every worker process. Redis when
-# REDIS_CACHE_URL is set, otherwise a table of the default database (created by
-# migration generation 0006, like `manage.py createcachetable`).
+# --- Caches. "default" holds what generate-once makes exact (content representations
+# keyed by row and revision, a company's read lookups keyed by its read version): a
+# stale entry is never asked for, so a cache per process is correct, and the
+# default. "shared" holds what must be counted across every worker (the throttles):
+# a table of the default database (created by migration generation 0006, like
+# `manage.py createcachetable`). With REDIS_CACHE_URL both live in Redis, shared by
+# every worker and host.
 REDIS_CACHE_URL = env("REDIS_CACHE_URL", default="")
 if REDIS_CACHE_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_CACHE_URL,
-            "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="evergreen"),
-        }
+    _redis = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", default="evergreen"),
     }
+    CACHES = {"default": _redis, "shared": _redis}
 else:
     CACHES = {
         "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "evergreen",
+            # Entries: content items and companies; the oldest go first past this.
+            "OPTIONS": {"MAX_ENTRIES": env.int("LOCAL_CACHE_MAX_ENTRIES", default=50_000)},
+        },
+        "shared": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "evergreen_cache",
-        }
+        },
     }
 
 # Cache hits and presentations are counted in memory and written every this many
@@ -222,7 +225,7 @@ HIT_FLUSH_SECONDS = env.float("HIT_FLUSH_SECONDS", default=5.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "core.authentication.TokenAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

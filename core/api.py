@@ -5,7 +5,6 @@ Every error body is {"error": {"code": str, "message": str, "details": ...}}.
 
 import logging
 import sys
-from datetime import datetime
 
 from django.core.exceptions import (
     PermissionDenied,
@@ -13,10 +12,11 @@ from django.core.exceptions import (
     SuspiciousOperation,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.paginator import EmptyPage, PageNotAnInteger
-from django.core.paginator import Paginator as DjangoPaginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.db import InterfaceError, OperationalError
+from django.db.models import Count, Window
 from django.http import Http404, JsonResponse
+from django.utils.functional import cached_property
 from django.views import defaults
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
@@ -33,61 +33,19 @@ logger = logging.getLogger(__name__)
 DATABASE_RETRY_AFTER = 5
 
 
-def iso_datetime(value: datetime | None) -> str | None:
-    """DRF's DateTimeField output (UTC written as "Z"; the project's time zone is UTC)
-    without a field object per value: hand-written representations of hot reads use it."""
-    if value is None:
-        return None
-    text = value.isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+# The ids and offsets PostgreSQL's bigint holds: past them a page names no rows.
+BIGINT_MAX = 2**63 - 1
 
 
-# The ids PostgreSQL's bigint holds: any other number names no row.
-BIGINT = range(-(2**63), 2**63)
+class WindowCountPaginator(Paginator):
+    """Django's paginator whose page query also brings the total: each row carries a
+    count over the whole filtered query (a window function), so a page costs one
+    query instead of a page query and a count. An empty page past the first has no
+    count to show: it is the 404 it would be anyway."""
 
+    total: int | None = None
 
-class PreparedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
-    """A PrimaryKeyRelatedField whose lookup is a prepared statement: `lookup`, a
-    core.prepared.PreparedQuery with one int parameter `pk` (at most one row). The
-    answers are DRF's: incorrect_type for what is not an id, does_not_exist for an id
-    without a row."""
-
-    def __init__(self, *, lookup, **kwargs) -> None:
-        self.lookup = lookup
-        super().__init__(**kwargs)
-
-    def to_internal_value(self, data):
-        try:
-            if isinstance(data, bool | float):
-                raise TypeError
-            pk = int(data)
-        except (TypeError, ValueError):
-            self.fail("incorrect_type", data_type=type(data).__name__)
-        rows = self.lookup(pk=pk) if pk in BIGINT else []
-        if not rows:
-            self.fail("does_not_exist", pk_value=data)
-        return rows[0]
-
-
-class OneQueryPaginator(DjangoPaginator):
-    """Django's paginator, reading a page of core.prepared.PreparedRows in one
-    statement: the rows and, beside them, the total (the count is asked for only
-    when the page is empty). Any other list is paginated as Django does."""
-
-    def page(self, number):
-        rows_of = getattr(self.object_list, "page_rows", None)
-        if rows_of is None or self.orphans:
-            return super().page(number)
-        number = self.validate_number_format(number)
-        rows, total = rows_of(offset=(number - 1) * self.per_page, limit=self.per_page)
-        if total is not None:
-            self.__dict__["count"] = total  # cached_property: no count query
-        number = self.validate_number(number)
-        return self._get_page(rows, number, self)
-
-    def validate_number_format(self, number) -> int:
-        # The first half of Django's validate_number: its range check needs the count,
-        # which this page's statement brings.
+    def page(self, number) -> Page:
         try:
             if isinstance(number, float) and not number.is_integer():
                 raise ValueError
@@ -96,16 +54,36 @@ class OneQueryPaginator(DjangoPaginator):
             raise PageNotAnInteger(self.error_messages["invalid_page"]) from exc
         if number < 1:
             raise EmptyPage(self.error_messages["min_page"])
-        if number * self.per_page not in BIGINT:
-            # No table holds that many rows, and PostgreSQL refuses the offset (a 500).
+        bottom = (number - 1) * self.per_page
+        if bottom + self.per_page > BIGINT_MAX:
             raise EmptyPage(self.error_messages["no_results"])
-        return number
+        rows = list(
+            self.object_list.annotate(page_total=Window(Count("pk")))[
+                bottom : bottom + self.per_page
+            ]
+        )
+        if rows:
+            self.total = rows[0].page_total
+        elif number == 1 and self.allow_empty_first_page:
+            self.total = 0
+        else:
+            raise EmptyPage(self.error_messages["no_results"])
+        return Page(rows, self.validate_number(number), self)
+
+    @cached_property
+    def count(self) -> int:
+        return self.total if self.total is not None else super().count
 
 
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
-    django_paginator_class = OneQueryPaginator
+
+
+class WindowCountPagination(Pagination):
+    """Numbered pages of a queryset in one query each (WindowCountPaginator)."""
+
+    django_paginator_class = WindowCountPaginator
 
 
 def error_body(code: str, message: str, details=None) -> dict:

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.template import Context, Engine
 
+from companies.services import company_reads_changed
 from generation.errors import PromptMissing
 from generation.hashing import context_hash
 from generation.models import Prompt
@@ -91,12 +92,14 @@ def new_version_from(*, prompt: Prompt, by=None, **changes: Any) -> Prompt:
 
 
 def activate_prompt(*, prompt: Prompt) -> Prompt:
-    """Make this the one active version of its key."""
+    """Make this the one active version of its key. Every company's reads look up the
+    active versions, so they change with it, in the same transaction."""
     with transaction.atomic():
         Prompt.objects.filter(key=prompt.key, is_active=True).exclude(pk=prompt.pk).update(
             is_active=False
         )
         Prompt.objects.filter(pk=prompt.pk).update(is_active=True)
+        company_reads_changed()
     prompt.is_active = True
     return prompt
 

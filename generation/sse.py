@@ -24,10 +24,10 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from rest_framework import exceptions
+from rest_framework.authentication import TokenAuthentication
 
 from companies.selectors import companies_for
 from core.api import error_body
-from core.authentication import TokenAuthentication
 from generation.events import hub, release_connection
 from generation.models import Generation
 from generation.serializers import GenerationSerializer

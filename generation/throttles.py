@@ -6,7 +6,7 @@ generation path may call the model. So views that can generate use
 first time the request enters the generation path the domain service calls
 `charge_generation()`, which counts it against the caller's `generation` rate
 (`GENERATION_THROTTLE_RATE`, 60/minute) and answers 429 with Retry-After when the
-rate is spent. The counts are kept in the default cache, shared by every worker
+rate is spent. The counts are kept in the "shared" cache, shared by every worker
 process (Redis when `REDIS_CACHE_URL` is set, otherwise the database cache).
 
 Outside such a view (a task, the admin, the dashboard page) `charge_generation()`
@@ -16,6 +16,7 @@ does nothing.
 from collections.abc import Callable
 from contextvars import ContextVar
 
+from django.core.cache import caches
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import ScopedRateThrottle
 
@@ -23,7 +24,10 @@ _gate: ContextVar[Callable[[], None] | None] = ContextVar("evergreen_generation_
 
 
 class GenerationThrottle(ScopedRateThrottle):
-    """DRF's scoped throttle (per user, else per IP), counted in the default cache."""
+    """DRF's scoped throttle (per user, else per IP), counted in the "shared" cache:
+    every worker process counts against the same rate."""
+
+    cache = caches["shared"]
 
 
 def charge_generation() -> None:

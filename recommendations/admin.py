@@ -14,6 +14,27 @@ from recommendations.models import (
 )
 
 
+class JourneyDefinitionAdmin(admin.ModelAdmin):
+    """Edits of the journey's definition change every company's reads (the journey
+    each one shows): services.journey_changed, in the admin's own transaction."""
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        services.journey_changed()
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        services.journey_changed()
+
+    def delete_model(self, request, obj) -> None:
+        super().delete_model(request, obj)
+        services.journey_changed()
+
+    def delete_queryset(self, request, queryset) -> None:
+        super().delete_queryset(request, queryset)
+        services.journey_changed()
+
+
 class JourneyStepInline(admin.TabularInline):
     model = JourneyStep
     extra = 0
@@ -21,13 +42,13 @@ class JourneyStepInline(admin.TabularInline):
 
 
 @admin.register(JourneyDomain)
-class JourneyDomainAdmin(admin.ModelAdmin):
+class JourneyDomainAdmin(JourneyDefinitionAdmin):
     list_display = ["name", "slug", "order"]
     inlines = [JourneyStepInline]
 
 
 @admin.register(JourneyStep)
-class JourneyStepAdmin(admin.ModelAdmin):
+class JourneyStepAdmin(JourneyDefinitionAdmin):
     list_display = ["name", "domain", "order"]
     list_filter = ["domain"]
     list_select_related = ["domain"]
@@ -125,6 +146,14 @@ class ContentAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        # Through the service: it raises the row's revision, so cached representations
+        # of the old content are never served again.
+        if form.changed_data:
+            services.edit_content(
+                row=obj, fields={name: form.cleaned_data[name] for name in form.changed_data}
+            )
 
 
 @admin.register(Recommendation)

@@ -1,22 +1,14 @@
 """Thin DRF views: parse, call one service or selector, render. Domain errors become
 HTTP in core.api.exception_handler (409 illegal transition, 503 provider down)."""
 
-from django.conf import settings
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, generics
+from rest_framework import generics
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from companies.permissions import (
-    CompanyRouteMixin,
-    CompanyScopedMixin,
-    HasCompanyWriteRole,
-    RouteMembershipMixin,
-)
-from companies.selectors import can_write
-from core.api import BIGINT, ErrorSerializer
+from companies.permissions import CompanyRouteMixin, CompanyScopedMixin, HasCompanyWriteRole
+from core.api import ErrorSerializer, WindowCountPagination
 from generation.throttles import GenerationThrottleMixin
 from recommendations import selectors, services
 from recommendations.models import JourneyStep, Recommendation
@@ -36,49 +28,34 @@ from recommendations.serializers import (
 ERRORS = {404: ErrorSerializer, 429: ErrorSerializer, 503: ErrorSerializer}
 
 
-class CompanyReadMixin(RouteMembershipMixin, CompanyRouteMixin):
-    """The route's company, its membership check, current context and active prompt
-    versions in one query, once per request (services.company_for_read); with a
-    token, that query is also the authentication (RouteMembershipMixin)."""
+class CompanyReadMixin(CompanyRouteMixin):
+    """The route's company (the caller's membership, one query) and the lookups its
+    reads share (cached: services.read_lookups), once per request."""
 
-    membership_query = selectors.READ_MEMBERSHIP
+    lookups: services.ReadLookups | None = None
 
-    def get_company(self):
-        if not hasattr(self, "_company"):
-            company = services.company_for_read(
-                user=self.request.user,
-                company_id=self.kwargs["company_id"],
-                membership=self.route_membership,
-            )
-            if company is None:
-                raise Http404
-            self._company = company
-        return self._company
+    def get_lookups(self) -> services.ReadLookups:
+        if self.lookups is None:
+            self.lookups = services.read_lookups(company=self.get_company())
+        return self.lookups
 
 
 class RecommendationListView(GenerationThrottleMixin, CompanyReadMixin, APIView):
-    def joined_read(self, request):
-        query = self.list_query = RecommendationListQuerySerializer(data=request.query_params)
-        if not query.is_valid():
-            return None  # get() answers 400
-        limit = query.validated_data.get("limit") or settings.RECOMMENDATIONS_DEFAULT_LIMIT
-        return selectors.READ_MEMBERSHIP_WITH_RECOMMENDATIONS, {"shapes": (limit,)}
-
     @extend_schema(
         parameters=[RecommendationListQuerySerializer],
         responses={200: RecommendationSerializer(many=True), 400: ErrorSerializer, **ERRORS},
         summary="Recommendations for the company's current context (generated if missing)",
     )
     def get(self, request, company_id: int):
-        query = getattr(self, "list_query", None)  # parsed by joined_read
-        if query is None:
-            query = RecommendationListQuerySerializer(data=request.query_params)
+        query = RecommendationListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = services.recommendations_for(
-            company=self.get_company(), limit=query.validated_data.get("limit")
+            company=self.get_company(),
+            limit=query.validated_data.get("limit"),
+            lookups=self.get_lookups(),
         )
         data = RecommendationSerializer(
-            page.items, many=True, context={"context_hash": page.context_hash}
+            page.items, many=True, context=page.serializer_context()
         ).data
         return Response(data)
 
@@ -131,29 +108,7 @@ class FeedbackRecommendationView(RecommendationActionView):
 
 class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAPIView):
     serializer_class = InsightSerializer
-
-    def joined_read(self, request):
-        # Read with the membership when the request names its target and page plainly;
-        # get() validates them as usual (a bad id or page is still its 400 or 404).
-        params = request.query_params
-        try:
-            number = int(params.get(self.paginator.page_query_param) or 1)
-            target = params["step"] if "step" in params else params["domain"]
-            target_id = int(target)
-        except (KeyError, ValueError):
-            return None
-        if number < 1 or target_id < 1 or target_id not in BIGINT:
-            return None
-        size = self.paginator.get_page_size(request)
-        if number * size not in BIGINT:
-            return None  # not a page: get() answers 404
-        query = (
-            selectors.READ_MEMBERSHIP_WITH_STEP_INSIGHTS
-            if "step" in params
-            else selectors.READ_MEMBERSHIP_WITH_DOMAIN_INSIGHTS
-        )
-        offset = (number - 1) * size
-        return query, {"target_id": target_id, "shapes": ((offset, offset + size),)}
+    pagination_class = WindowCountPagination
 
     @extend_schema(
         parameters=[InsightQuerySerializer],
@@ -162,53 +117,45 @@ class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAP
     )
     def get(self, request, *args, **kwargs):
         company = self.get_company()
-        query = InsightQuerySerializer(data=request.query_params)
+        lookups = self.get_lookups()
+        query = InsightQuerySerializer(
+            data=request.query_params, context={"journey": lookups.journey}
+        )
         query.is_valid(raise_exception=True)
         domain, step = services.resolve_insight_target(
-            company=company,
             domain=query.validated_data.get("domain"),
             step=query.validated_data.get("step"),
+            journey=lookups.journey,
         )
-        self.context_hash = ""
         if domain is None:  # no journey at all: nothing to show
             page = self.paginate_queryset(selectors.insights_queryset(company=company).none())
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
         content = services.insights_for(
-            company=company, domain=domain, step=step, take=self.paginate_queryset
+            company=company, domain=domain, step=step, take=self.paginate_queryset, lookups=lookups
         )
-        self.context_hash = content.context_hash
-        return self.get_paginated_response(self.get_serializer(content.items, many=True).data)
-
-    def get_serializer_context(self):
-        return {**super().get_serializer_context(), "context_hash": self.context_hash}
+        data = InsightSerializer(content.items, many=True, context=content.serializer_context())
+        return self.get_paginated_response(data.data)
 
 
 class HealthSummaryView(GenerationThrottleMixin, CompanyReadMixin, APIView):
-    def joined_read(self, request):
-        return selectors.READ_MEMBERSHIP_WITH_HEALTH, {}
-
     @extend_schema(
         responses={200: HealthSummarySerializer, **ERRORS},
         summary="The company's current health summary (generated if missing)",
     )
     def get(self, request, company_id: int):
-        page = services.health_summary_for(company=self.get_company())
+        page = services.health_summary_for(company=self.get_company(), lookups=self.get_lookups())
         return Response(
-            HealthSummarySerializer(page.items[0], context={"context_hash": page.context_hash}).data
+            HealthSummarySerializer(page.items[0], context=page.serializer_context()).data
         )
 
 
 class JourneyView(CompanyReadMixin, APIView):
-    def joined_read(self, request):
-        return selectors.READ_MEMBERSHIP_WITH_JOURNEY, {}
-
     @extend_schema(
         responses={200: JourneyDomainSerializer(many=True), 404: ErrorSerializer},
         summary="The journey's domains and steps with this company's progress",
     )
     def get(self, request, company_id: int):
-        domains = selectors.journey_for(company=self.get_company())
-        return Response(JourneyDomainSerializer(domains, many=True).data)
+        return Response(JourneyDomainSerializer(self.get_lookups().journey, many=True).data)
 
 
 class StepProgressView(CompanyRouteMixin, APIView):
@@ -224,8 +171,7 @@ class StepProgressView(CompanyRouteMixin, APIView):
     )
     def post(self, request, company_id: int, step_id: int):
         company = self.get_company()
-        if not can_write(user=request.user, company=company):
-            raise exceptions.PermissionDenied(HasCompanyWriteRole.message)
+        self.require_write_role()
         step = get_object_or_404(JourneyStep.objects.select_related("domain"), pk=step_id)
         body = StepProgressInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -237,6 +183,7 @@ class StepProgressView(CompanyRouteMixin, APIView):
 
 class EffectivenessListView(CompanyRouteMixin, generics.ListAPIView):
     serializer_class = EffectivenessSerializer
+    pagination_class = WindowCountPagination
 
     @extend_schema(
         parameters=[OpenApiParameter("page", int), OpenApiParameter("page_size", int)],

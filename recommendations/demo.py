@@ -3,11 +3,12 @@ steps, and two companies at different stages. Safe to run again (nothing duplica
 progress already made is kept)."""
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils.text import slugify
 
 from companies.models import Company, Membership
 from recommendations.models import JourneyDomain, JourneyStep, StepStatus
-from recommendations.services import refresh_context, update_step_progress
+from recommendations.services import journey_changed, refresh_context, update_step_progress
 
 JOURNEY = {
     "Strategy": [
@@ -76,6 +77,13 @@ def _let_demo_user_see(company: Company) -> None:
 
 def _load_journey() -> dict[str, JourneyStep]:
     steps: dict[str, JourneyStep] = {}
+    with transaction.atomic():
+        _write_journey(steps)
+        journey_changed()
+    return steps
+
+
+def _write_journey(steps: dict[str, JourneyStep]) -> None:
     for d_order, (domain_name, domain_steps) in enumerate(JOURNEY.items(), start=1):
         domain, _ = JourneyDomain.objects.update_or_create(
             slug=slugify(domain_name), defaults={"name": domain_name, "order": d_order}
@@ -87,7 +95,6 @@ def _load_journey() -> dict[str, JourneyStep]:
                 defaults={"name": name, "description": description, "order": s_order},
             )
             steps[f"{domain_name}/{s_order}"] = step
-    return steps
 
 
 def _advance(company: Company, step: JourneyStep, status: str) -> None:

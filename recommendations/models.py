@@ -154,6 +154,9 @@ class GeneratedContent(models.Model):
     stale_at = models.DateTimeField(null=True, blank=True)
     last_presented_at = models.DateTimeField(null=True, blank=True)
     times_presented = models.PositiveIntegerField(default=0)
+    # Raised by every edit of the stored content (services.edit_content): cached
+    # representations are keyed by it.
+    revision = models.PositiveIntegerField(default=0, db_default=0, editable=False)
 
     class Meta:
         abstract = True

@@ -1,16 +1,13 @@
-from typing import Any
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import PreparedPrimaryKeyRelatedField, iso_datetime
-from core.prepared import PreparedQuery
+from core.representations import CachedRepresentationListSerializer, CachedRepresentationSerializer
+from recommendations import selectors
 from recommendations.lifecycle import Status
 from recommendations.models import (
     CompanyStepProgress,
     HealthSummary,
     Insight,
-    JourneyDomain,
     JourneyStep,
     Recommendation,
     RecommendationEffectiveness,
@@ -26,10 +23,17 @@ class StepRefSerializer(serializers.ModelSerializer):
         fields = ["id", "slug", "name", "domain"]
 
 
-class ContentMixin(serializers.Serializer):
-    """Provenance and lifecycle fields shared by the three kinds of content."""
+class ContentMixin(CachedRepresentationSerializer, serializers.Serializer):
+    """Provenance and lifecycle fields shared by the three kinds of content.
 
-    status = serializers.ChoiceField(choices=Status.choices, read_only=True)
+    A row's content and provenance never change once stored (an admin's edit raises
+    its revision), so their representation is cached by (row, artefact, revision);
+    what a read changes or decides (status, showings, whether it is new or a
+    fallback) is rendered on every read. `context["page"]`, the read's
+    services.ContentPage, says what the read decided.
+    """
+
+    status = serializers.SerializerMethodField()
     is_new = serializers.SerializerMethodField(help_text="First time this was shown.")
     is_fallback = serializers.SerializerMethodField(
         help_text=(
@@ -38,38 +42,33 @@ class ContentMixin(serializers.Serializer):
         )
     )
     is_offline = serializers.BooleanField(read_only=True)
+    per_read_fields = (
+        "status",
+        "is_new",
+        "is_fallback",
+        "last_presented_at",
+        "times_presented",
+    )
+
+    def cache_key(self, obj) -> str:
+        label = obj._meta.label_lower
+        return f"content:{label}:{obj.pk}:{obj.generation_id}:{obj.revision}:{self.cache_version}"
+
+    def _page(self):
+        return self.context.get("page")
+
+    @extend_schema_field(serializers.ChoiceField(choices=Status.choices))
+    def get_status(self, obj) -> str:
+        page = self._page()
+        return page.status_of(obj) if page is not None else obj.status
 
     def get_is_new(self, obj) -> bool:
-        return bool(getattr(obj, "was_fresh", False))
-
-    def content_fields(self, obj) -> dict[str, Any]:
-        """CONTENT_FIELDS of `obj`, as DRF's fields would render them.
-
-        The content serializers write their representation out by hand: they are
-        the hot reads, and DRF's ModelSerializer builds its fields for every
-        serializer it makes (~0.2 ms for one row). The declared fields stay the
-        schema; tests/recommendations/test_serializers.py holds the two equal.
-        """
-        return {
-            "status": obj.status,
-            "is_new": bool(getattr(obj, "was_fresh", False)),
-            "is_fallback": self.get_is_fallback(obj),
-            "is_offline": obj.is_offline,
-            "context_hash": obj.context_hash,
-            "prompt_version": obj.prompt_version,
-            "model": obj.model,
-            "provider": obj.provider,
-            "generated_at": iso_datetime(obj.generated_at),
-            "expires_at": iso_datetime(obj.expires_at),
-            "last_presented_at": iso_datetime(obj.last_presented_at),
-            "times_presented": obj.times_presented,
-        }
+        page = self._page()
+        return page is not None and obj.pk in page.new
 
     def get_is_fallback(self, obj) -> bool:
-        if getattr(obj, "served_as_fallback", False):
-            return True  # served because the current content could not be made
-        current = self.context.get("context_hash")
-        return bool(current) and obj.context_hash != current
+        page = self._page()
+        return page is not None and page.is_fallback(obj)
 
 
 CONTENT_FIELDS = [
@@ -88,26 +87,15 @@ CONTENT_FIELDS = [
 ]
 
 
-def step_ref(step: JourneyStep | None) -> dict[str, Any] | None:
-    """StepRefSerializer's representation, written out (see ContentMixin.content_fields)."""
-    if step is None:
-        return None
-    return {"id": step.id, "slug": step.slug, "name": step.name, "domain": step.domain.slug}
-
-
 class RecommendationSerializer(ContentMixin, serializers.ModelSerializer):
     step = StepRefSerializer(read_only=True)
-
-    def to_representation(self, obj: Recommendation) -> dict[str, Any]:
-        return {
-            "id": obj.id,
-            "step": step_ref(obj.step),
-            "content": obj.content,
-            **self.content_fields(obj),
-            "started_at": iso_datetime(obj.started_at),
-            "completed_at": iso_datetime(obj.completed_at),
-            "user_feedback": obj.user_feedback,
-        }
+    per_read_fields = (
+        *ContentMixin.per_read_fields,
+        "step",
+        "started_at",
+        "completed_at",
+        "user_feedback",
+    )
 
     class Meta:
         model = Recommendation
@@ -121,6 +109,7 @@ class RecommendationSerializer(ContentMixin, serializers.ModelSerializer):
             "user_feedback",
         ]
         read_only_fields = fields
+        list_serializer_class = CachedRepresentationListSerializer
 
 
 class RecommendationListQuerySerializer(serializers.Serializer):
@@ -137,17 +126,7 @@ class InsightSerializer(ContentMixin, serializers.ModelSerializer):
     domain = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     # Insights of a whole domain have no step.
     step = StepRefSerializer(read_only=True, allow_null=True)
-
-    def to_representation(self, obj: Insight) -> dict[str, Any]:
-        return {
-            "id": obj.id,
-            "domain": obj.domain.slug if obj.domain_id is not None else None,
-            "step": step_ref(obj.step),
-            "content": obj.content,
-            "author_profile": obj.author_profile,
-            "relevance_score": obj.relevance_score,
-            **self.content_fields(obj),
-        }
+    per_read_fields = (*ContentMixin.per_read_fields, "domain", "step")
 
     class Meta:
         model = Insight
@@ -161,37 +140,38 @@ class InsightSerializer(ContentMixin, serializers.ModelSerializer):
             *CONTENT_FIELDS,
         ]
         read_only_fields = fields
-
-
-_DOMAIN = PreparedQuery(lambda pk: JourneyDomain.objects.filter(pk=pk)[:1], pk=int)
-_STEP = PreparedQuery(
-    lambda pk: JourneyStep.objects.select_related("domain").filter(pk=pk)[:1], pk=int
-)
+        list_serializer_class = CachedRepresentationListSerializer
 
 
 class InsightQuerySerializer(serializers.Serializer):
-    domain = PreparedPrimaryKeyRelatedField(
-        lookup=_DOMAIN, queryset=JourneyDomain.objects.all(), required=False
-    )
-    step = PreparedPrimaryKeyRelatedField(
-        lookup=_STEP, queryset=JourneyStep.objects.all(), required=False
-    )
+    """A domain (its id or slug) or a step (its id) of the company's journey, which
+    the view has read already: checked against it, no query."""
+
+    domain = serializers.CharField(required=False, max_length=80)
+    step = serializers.IntegerField(required=False, min_value=1)
 
     def validate(self, attrs):
-        domain, step = attrs.get("domain"), attrs.get("step")
+        journey = self.context["journey"]
+        domain = step = None
+        if "domain" in attrs:
+            domain = selectors.domain_in(journey, attrs["domain"])
+            if domain is None:
+                raise serializers.ValidationError({"domain": "No such domain in the journey."})
+        if "step" in attrs:
+            step = selectors.step_in(journey, attrs["step"])
+            if step is None:
+                raise serializers.ValidationError({"step": "No such step in the journey."})
         if domain is not None and step is not None and step.domain_id != domain.pk:
             raise serializers.ValidationError({"step": "This step is not in that domain."})
-        return attrs
+        return {"domain": domain, "step": step}
 
 
 class HealthSummarySerializer(ContentMixin, serializers.ModelSerializer):
-    def to_representation(self, obj: HealthSummary) -> dict[str, Any]:
-        return {"id": obj.id, "content": obj.content, **self.content_fields(obj)}
-
     class Meta:
         model = HealthSummary
         fields = ["id", "content", *CONTENT_FIELDS]
         read_only_fields = fields
+        list_serializer_class = CachedRepresentationListSerializer
 
 
 class StepProgressInputSerializer(serializers.Serializer):
@@ -207,82 +187,29 @@ class StepProgressSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-# One datetime format in every response: DRF's (UTC written as "Z").
-_DATETIME = serializers.DateTimeField()
+class JourneyStepSerializer(serializers.Serializer):
+    """A step with the company's status on it (selectors.StepProgress)."""
+
+    id = serializers.IntegerField(source="step.id", read_only=True)
+    slug = serializers.SlugField(source="step.slug", read_only=True)
+    name = serializers.CharField(source="step.name", read_only=True)
+    order = serializers.IntegerField(source="step.order", read_only=True)
+    status = serializers.ChoiceField(choices=StepStatus.choices, read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    completed_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
-class JourneyStepSerializer(serializers.ModelSerializer):
-    status = serializers.SerializerMethodField()
-    started_at = serializers.SerializerMethodField()
-    completed_at = serializers.SerializerMethodField()
+class JourneyDomainSerializer(serializers.Serializer):
+    """A domain with the company's maturity and steps (selectors.DomainProgress)."""
 
-    class Meta:
-        model = JourneyStep
-        fields = ["id", "slug", "name", "order", "status", "started_at", "completed_at"]
-        read_only_fields = fields
-
-    def to_representation(self, obj: JourneyStep) -> dict[str, Any]:
-        # Written out like the content serializers (ContentMixin.content_fields).
-        progress = obj.company_progress
-        return {
-            "id": obj.id,
-            "slug": obj.slug,
-            "name": obj.name,
-            "order": obj.order,
-            "status": progress.status if progress else StepStatus.NOT_STARTED,
-            "started_at": iso_datetime(progress.started_at) if progress else None,
-            "completed_at": iso_datetime(progress.completed_at) if progress else None,
-        }
-
-    def get_status(self, obj) -> str:
-        progress = obj.company_progress
-        return progress.status if progress else StepStatus.NOT_STARTED
-
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_started_at(self, obj) -> str | None:
-        progress = obj.company_progress
-        started = progress.started_at if progress else None
-        return _DATETIME.to_representation(started) if started else None
-
-    @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_completed_at(self, obj) -> str | None:
-        progress = obj.company_progress
-        completed = progress.completed_at if progress else None
-        return _DATETIME.to_representation(completed) if completed else None
-
-
-class JourneyDomainSerializer(serializers.ModelSerializer):
-    maturity_level = serializers.IntegerField(source="company_maturity", read_only=True)
+    id = serializers.IntegerField(source="domain.id", read_only=True)
+    slug = serializers.SlugField(source="domain.slug", read_only=True)
+    name = serializers.CharField(source="domain.name", read_only=True)
+    order = serializers.IntegerField(source="domain.order", read_only=True)
+    maturity_level = serializers.IntegerField(source="maturity", read_only=True)
     completed_count = serializers.IntegerField(read_only=True)
     step_count = serializers.IntegerField(read_only=True)
-    steps = JourneyStepSerializer(source="journey_steps", many=True, read_only=True)
-
-    def to_representation(self, obj: JourneyDomain) -> dict[str, Any]:
-        step = JourneyStepSerializer()
-        return {
-            "id": obj.id,
-            "slug": obj.slug,
-            "name": obj.name,
-            "order": obj.order,
-            "maturity_level": obj.company_maturity,
-            "completed_count": obj.completed_count,
-            "step_count": obj.step_count,
-            "steps": [step.to_representation(s) for s in obj.journey_steps],
-        }
-
-    class Meta:
-        model = JourneyDomain
-        fields = [
-            "id",
-            "slug",
-            "name",
-            "order",
-            "maturity_level",
-            "completed_count",
-            "step_count",
-            "steps",
-        ]
-        read_only_fields = fields
+    steps = JourneyStepSerializer(many=True, read_only=True)
 
 
 class EffectivenessSerializer(serializers.ModelSerializer):

@@ -6,7 +6,6 @@ regions in place). Provider errors go to the log; the page says it in words."""
 
 import logging
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -15,20 +14,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from companies.selectors import companies_for
+from companies.models import WRITE_ROLES
+from companies.selectors import companies_for, membership_for
 from core.errors import IllegalTransition
-from recommendations import selectors, services
-from recommendations.lifecycle import Status
+from recommendations import services
 from recommendations.models import JourneyStep, Recommendation, StepStatus
 
 logger = logging.getLogger(__name__)
-
-UNAVAILABLE = "The model is unavailable right now"
-KIND_NAMES = {
-    services.KIND_RECOMMENDATION: "A recommendation",
-    services.KIND_INSIGHT: "Peer insights",
-    services.KIND_HEALTH: "The health summary",
-}
 
 
 @login_required
@@ -47,128 +39,20 @@ def company_pick(request: HttpRequest) -> HttpResponse:
     return redirect("company-dashboard", company_id=company.pk)
 
 
-def _company(request: HttpRequest, company_id: int, *, read_with=None):
-    company = services.company_for_read(
-        user=request.user, company_id=company_id, read_with=read_with
-    )
-    if company is None:
-        raise Http404
-    return company
-
-
-def _state(item, *, context_hash: str, model_down: bool) -> tuple[str, str]:
-    """(css class, a sentence) saying whether the item is new, current, being
-    regenerated, or an earlier version shown because the model is unavailable."""
-    if item.status == Status.COMPLETED:
-        return "current", "Completed."
-    earlier = item.status == Status.STALE or item.context_hash != context_hash
-    if earlier and model_down:
-        return "fallback", "An earlier version, shown because the model is unavailable right now."
-    if earlier:
-        return "generating", "An earlier version, shown while a new one is being made."
-    if getattr(item, "was_fresh", False):
-        return "new", "New: made for your current situation."
-    return "current", "Current."
-
-
 @login_required
 def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
-    """Journey progress, recommendations, insights and health. A provider that is down
-    degrades a section to a sentence; the page itself always renders."""
-    # The membership check, current context, active prompts, journey, recommendations,
-    # health, content being written and the navigation: one statement for the page.
-    limit = settings.RECOMMENDATIONS_DEFAULT_LIMIT
-    read_with = selectors.company_page_read(user=request.user, limit=limit)
-    company = _company(request, company_id, read_with=read_with)
-    nav_companies = selectors.nav_companies_for(company=company, user=request.user)
-    journey = selectors.journey_for(company=company)
-    for domain in journey:
-        for step in domain.journey_steps:
-            # The step's status control, chosen here: ~200 template lookups fewer.
-            current = step.company_progress.status if step.company_progress else None
-            current = current or StepStatus.NOT_STARTED
-            step.status_options = [
-                (value, label, value == current) for value, label in StepStatus.choices
-            ]
-    notices: list[str] = []
-    down = {"recommendations": False, "insights": False, "health": False}
-
-    recommendations, context_hash = [], ""
-    try:
-        page = services.recommendations_for(company=company, limit=limit)
-        recommendations, context_hash = page.items, page.context_hash
-        if page.error:
-            logger.warning("dashboard %s: recommendations: %s", company.pk, page.error)
-            down["recommendations"] = True
-            notices.append(f"{UNAVAILABLE}: some recommendations could not be made yet.")
-    except services.GENERATION_FAILURES as exc:
-        logger.warning("dashboard %s: recommendations: %s", company.pk, exc.message)
-        down["recommendations"] = True
-        notices.append(f"{UNAVAILABLE}, and there are no earlier recommendations to show.")
-
-    insights, focus = [], None
-    domain, step = services.resolve_insight_target(
-        company=company, domain=None, step=None, journey=journey
-    )
-    if domain is not None:
-        focus = domain
-        # The API's function: current insights, made if missing, else earlier ones.
-        try:
-            insights_page = services.insights_for(
-                company=company, domain=domain, step=step, take=lambda rows: list(rows[:5])
-            )
-            insights = insights_page.items
-            if insights_page.error:
-                logger.warning("dashboard %s: insights: %s", company.pk, insights_page.error)
-                down["insights"] = True
-                notices.append(f"{UNAVAILABLE}: new peer insights could not be made.")
-        except services.GENERATION_FAILURES as exc:
-            logger.warning("dashboard %s: insights: %s", company.pk, exc.message)
-            down["insights"] = True
-            notices.append(f"{UNAVAILABLE}: new peer insights could not be made.")
-
-    health = None
-    try:
-        health_page = services.health_summary_for(company=company)
-        health = health_page.items[0]
-        if health_page.error:
-            logger.warning("dashboard %s: health: %s", company.pk, health_page.error)
-            down["health"] = True
-    except services.GENERATION_FAILURES as exc:
-        logger.warning("dashboard %s: health: %s", company.pk, exc.message)
-        down["health"] = True
-        notices.append(f"{UNAVAILABLE}, and there is no earlier health summary to show.")
-
-    context_hash = context_hash or services.lookups_for(company).current_hash()
-    # The one the company is working on first, then the others in the service's order.
-    recommendations = sorted(
-        recommendations, key=lambda r: not (r.status == Status.ACTIVE and r.started_at)
-    )
-    for item in recommendations:
-        item.state = _state(item, context_hash=context_hash, model_down=down["recommendations"])
-    for item in insights:
-        item.state = _state(item, context_hash=context_hash, model_down=down["insights"])
-    if health is not None:
-        health.state = _state(health, context_hash=context_hash, model_down=down["health"])
-    live = [
-        {"generation": g, "label": KIND_NAMES.get(g.kind, g.kind)}
-        for g in selectors.live_generations_for(company=company)
-    ]
+    """Journey progress, recommendations, insights and health (services.dashboard_for)."""
+    page = services.dashboard_for(user=request.user, company_id=company_id)
+    if page is None:
+        raise Http404
     return render(
         request,
         "recommendations/dashboard.html",
         {
-            "company": company,
-            # The role came with the company (services.company_for_read): no query.
-            "can_edit": company.read_lookups.reader_can_write,
-            "journey": journey,
-            "recommendations": recommendations,
-            "insights": insights,
-            "focus_domain": focus,
-            "health": health,
-            "live": live,
-            "notices": notices,
-            "nav_companies": nav_companies,
+            "page": page,
+            "company": page.company,
+            "nav_companies": page.nav_companies,
+            "status_choices": StepStatus.choices,
         },
     )
 
@@ -178,10 +62,12 @@ def _back(company_id: int, anchor: str) -> HttpResponse:
 
 
 def _writable_company(request: HttpRequest, company_id: int):
-    company = _company(request, company_id)
-    if not company.read_lookups.reader_can_write:
+    membership = membership_for(user=request.user, company_id=company_id)
+    if membership is None:
+        raise Http404
+    if membership.role not in WRITE_ROLES:
         raise PermissionDenied
-    return company
+    return membership.company
 
 
 def _recommendation(company, pk: int) -> Recommendation:

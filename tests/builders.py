@@ -45,10 +45,6 @@ def make_prompt(
     return prompt
 
 
-READS = ("SELECT", "WITH")
-
-
 def writes_in(queries: list[dict]) -> list[str]:
-    """The statements of a CaptureQueriesContext that write: reads start with SELECT,
-    or WITH (core.prepared.JoinedQuery reads a membership and its content so)."""
-    return [q["sql"] for q in queries if q["sql"].lstrip().split(None, 1)[0] not in READS]
+    """The statements of a CaptureQueriesContext that write (all but SELECTs)."""
+    return [q["sql"] for q in queries if q["sql"].lstrip().split(None, 1)[0] != "SELECT"]

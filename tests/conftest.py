@@ -31,6 +31,18 @@ def _no_pending_counts():
     discard_presentations()
 
 
+@pytest.fixture(autouse=True)
+def _empty_caches():
+    """Each test starts with empty caches: the process's own (content representations,
+    read lookups) and the shared one (throttle counts, a database table unless Redis
+    is configured, which outlives a test)."""
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    yield
+    caches["default"].clear()
+
+
 @pytest.fixture
 def company(db):
     return make_company(name="Acme")

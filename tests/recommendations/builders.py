@@ -35,6 +35,7 @@ def make_journey(*, domains: int = 2, steps: int = 5) -> list[JourneyStep]:
                     description="Do the thing.",
                 )
             )
+    services.journey_changed()  # as the admin does: every company's reads show it
     return made
 
 

@@ -1,18 +1,18 @@
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 
 from tests.recommendations.builders import make_journey
 
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counts(django_db_blocker):
-    # Throttle counts live in the cache (a database table unless Redis is configured),
-    # which outlives a test.
+    # Throttle counts live in the shared cache (a database table unless Redis is
+    # configured), which outlives a test.
     with django_db_blocker.unblock():
-        cache.clear()
+        caches["shared"].clear()
     yield
     with django_db_blocker.unblock():
-        cache.clear()
+        caches["shared"].clear()
 
 
 @pytest.fixture

@@ -286,9 +286,9 @@ def test_the_dashboard_shows_the_earlier_insights_and_recommendations_the_api_se
     page = client.get(reverse("company-dashboard", args=[company.pk]))
 
     assert page.status_code == 200
-    insights = page.context["insights"]
-    assert [i.pk for i in insights] == [r["id"] for r in served[:5]]
-    assert [r.pk for r in page.context["recommendations"]] == [r["id"] for r in recs]
+    shown = page.context["page"]
+    assert [card.item.pk for card in shown.insights] == [r["id"] for r in served[:5]]
+    assert [card.item.pk for card in shown.recommendations] == [r["id"] for r in recs]
     assert "No insights right now." not in page.content.decode()
 
 

@@ -1,35 +1,44 @@
-"""Reads that can reuse what the request has read already give what their queries give."""
+"""The journey a read shows, and the membership a company route is scoped by."""
 
 import pytest
 
-from companies.selectors import can_write
+from companies.selectors import membership_for, memberships_of
 from recommendations import selectors, services
 from tests.builders import make_member
 
 
 @pytest.mark.parametrize("progress", [{}, {0: "completed", 1: "completed", 6: "in_progress"}])
-def test_next_steps_from_the_journey_are_the_queried_ones(company, steps, progress):
+def test_next_steps_put_steps_in_progress_first_and_leave_completed_ones_out(
+    company, steps, progress
+):
     for index, status in progress.items():
         services.update_step_progress(company=company, step=steps[index], status=status)
     journey = selectors.journey_for(company=company)
-    from_journey = selectors.next_steps(company=company, journey=journey)
-    queried = selectors.next_steps(company=company)
-    assert [s.pk for s in from_journey] == [s.pk for s in queried]
-    assert [s.domain.pk for s in from_journey] == [s.domain.pk for s in queried]
+    upcoming = [s.step.pk for s in selectors.next_steps(journey=journey)]
+    in_progress = [steps[i].pk for i, status in progress.items() if status == "in_progress"]
+    completed = {steps[i].pk for i, status in progress.items() if status == "completed"}
+    assert upcoming == in_progress + [
+        s.pk for s in steps if s.pk not in completed and s.pk not in in_progress
+    ]
 
 
-@pytest.mark.parametrize(("role", "writes"), [("viewer", False), ("editor", True)])
-def test_a_company_read_for_a_user_carries_their_role(company, role, writes):
+def test_the_journey_shows_each_domain_with_its_steps_and_the_companys_progress(company, steps):
+    services.update_step_progress(company=company, step=steps[0], status="completed")
+    journey = selectors.journey_for(company=company)
+    assert [len(d.steps) for d in journey] == [5, 5]
+    assert journey[0].completed_count == 1 and journey[0].maturity == 1
+    assert journey[0].steps[0].status == "completed"
+    assert journey[0].steps[0].step.domain == journey[0].domain
+
+
+@pytest.mark.parametrize("role", ["viewer", "editor"])
+def test_a_company_route_is_scoped_by_the_readers_membership(company, role):
     reader = make_member(company=company, role=role).user
-    loaded = services.company_for_read(user=reader, company_id=company.pk)
-    assert loaded.read_lookups.reader_role == role
-    assert loaded.read_lookups.reader_can_write is writes
-    assert can_write(user=reader, company=loaded) is writes
-    # Another user's rights are looked up, not taken from the reader's.
-    admin = make_member(company=company, role="admin").user
-    assert can_write(user=admin, company=loaded) is True
+    membership = membership_for(user=reader, company_id=company.pk)
+    assert membership.role == role and membership.company == company
 
 
-def test_a_company_of_someone_else_is_not_read(company, other_company):
+def test_a_company_of_someone_else_has_no_membership(company, other_company):
     outsider = make_member(company=other_company).user
-    assert services.company_for_read(user=outsider, company_id=company.pk) is None
+    assert membership_for(user=outsider, company_id=company.pk) is None
+    assert [m.company for m in memberships_of(user=outsider)] == [other_company]

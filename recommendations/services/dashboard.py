@@ -1,0 +1,211 @@
+"""Everything a company's dashboard shows, read once: dashboard_for().
+
+A provider that is down degrades a section to a sentence; the page itself always
+renders. Provider errors go to the log, never to the page.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from companies.models import WRITE_ROLES, Company
+from companies.selectors import memberships_of
+from generation.models import Generation
+from recommendations import selectors
+from recommendations.lifecycle import Status
+from recommendations.models import GeneratedContent, JourneyDomain
+from recommendations.services.content import (
+    GENERATION_FAILURES,
+    KIND_HEALTH,
+    KIND_INSIGHT,
+    KIND_RECOMMENDATION,
+)
+from recommendations.services.context import ReadLookups, read_lookups
+from recommendations.services.health import health_summary_for
+from recommendations.services.insights import insights_for, resolve_insight_target
+from recommendations.services.recommendations import recommendations_for
+from recommendations.services.serving import ContentPage
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE = "The model is unavailable right now"
+KIND_NAMES = {
+    KIND_RECOMMENDATION: "A recommendation",
+    KIND_INSIGHT: "Peer insights",
+    KIND_HEALTH: "The health summary",
+}
+DASHBOARD_INSIGHTS = 5
+
+
+@dataclass(frozen=True)
+class Card:
+    """One item as the page shows it: the row, its status as served, and a state (a
+    css class and a sentence) saying whether it is new, current, being regenerated,
+    or an earlier version shown because the model is unavailable."""
+
+    item: GeneratedContent
+    status: str
+    state: str
+    sentence: str
+
+
+@dataclass(frozen=True)
+class LiveCard:
+    generation: Generation
+    label: str
+
+
+@dataclass
+class Dashboard:
+    company: Company
+    can_edit: bool
+    nav_companies: list[Company]
+    journey: list[selectors.DomainProgress]
+    recommendations: list[Card] = field(default_factory=list)
+    insights: list[Card] = field(default_factory=list)
+    focus_domain: JourneyDomain | None = None
+    health: Card | None = None
+    live: list[LiveCard] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+
+def dashboard_for(*, user, company_id: int) -> Dashboard | None:
+    """The dashboard of one of the user's companies (None: not theirs)."""
+    memberships = memberships_of(user=user)
+    membership = next((m for m in memberships if m.company_id == company_id), None)
+    if membership is None:
+        return None
+    company = membership.company
+    lookups = read_lookups(company=company)
+    page = Dashboard(
+        company=company,
+        can_edit=membership.role in WRITE_ROLES,
+        nav_companies=[m.company for m in memberships],
+        journey=lookups.journey,
+    )
+    reads = {
+        KIND_RECOMMENDATION: _recommendations(page, lookups),
+        KIND_INSIGHT: _insights(page, lookups),
+        KIND_HEALTH: _health(page, lookups),
+    }
+    context_hash = lookups.current_hash()
+    page.recommendations = [
+        _card(r, context_hash, reads[KIND_RECOMMENDATION]) for r in page.recommendations
+    ]
+    page.insights = [_card(i, context_hash, reads[KIND_INSIGHT]) for i in page.insights]
+    if page.health is not None:
+        page.health = _card(page.health, context_hash, reads[KIND_HEALTH])
+    # Content being written shows as its own card; with every item current there is
+    # none to look for.
+    if any(read is not None and read.error for read in reads.values()) or _incomplete(page):
+        page.live = [
+            LiveCard(g, KIND_NAMES.get(g.kind, g.kind))
+            for g in selectors.live_generations_for(company=company)
+        ]
+    return page
+
+
+def _read(page: Dashboard, section: str, read, *, nothing: str, partly: str) -> ContentPage:
+    """One section's read; a provider that is down leaves a notice (`nothing`: there
+    was nothing earlier to show, `partly`: earlier content is shown) and the log line."""
+    try:
+        content = read()
+    except GENERATION_FAILURES as exc:
+        logger.warning("dashboard %s: %s: %s", page.company.pk, section, exc.message)
+        page.notices.append(nothing)
+        return ContentPage(error=exc.message)
+    if content.error:
+        logger.warning("dashboard %s: %s: %s", page.company.pk, section, content.error)
+        if partly:
+            page.notices.append(partly)
+    return content
+
+
+def _recommendations(page: Dashboard, lookups: ReadLookups) -> ContentPage:
+    content = _read(
+        page,
+        "recommendations",
+        lambda: recommendations_for(
+            company=page.company, limit=settings.RECOMMENDATIONS_DEFAULT_LIMIT, lookups=lookups
+        ),
+        nothing=f"{UNAVAILABLE}, and there are no earlier recommendations to show.",
+        partly=f"{UNAVAILABLE}: some recommendations could not be made yet.",
+    )
+    # The one the company is working on first, then the others in the service's order.
+    page.recommendations = sorted(
+        _served(content), key=lambda s: not (s[0].status == Status.ACTIVE and s[0].started_at)
+    )
+    return content
+
+
+def _insights(page: Dashboard, lookups: ReadLookups) -> ContentPage | None:
+    domain, step = resolve_insight_target(domain=None, step=None, journey=lookups.journey)
+    if domain is None:
+        return None
+    page.focus_domain = domain
+    unavailable = f"{UNAVAILABLE}: new peer insights could not be made."
+    content = _read(
+        page,
+        "insights",
+        lambda: insights_for(
+            company=page.company,
+            domain=domain,
+            step=step,
+            take=lambda rows: list(rows[:DASHBOARD_INSIGHTS]),
+            lookups=lookups,
+        ),
+        nothing=unavailable,
+        partly=unavailable,
+    )
+    page.insights = _served(content)
+    return content
+
+
+def _health(page: Dashboard, lookups: ReadLookups) -> ContentPage:
+    content = _read(
+        page,
+        "health",
+        lambda: health_summary_for(company=page.company, lookups=lookups),
+        nothing=f"{UNAVAILABLE}, and there is no earlier health summary to show.",
+        partly="",
+    )
+    served = _served(content)
+    page.health = served[0] if served else None
+    return content
+
+
+def _served(content: ContentPage) -> list:
+    """(row, served status, is new, is fallback) for each row of a read."""
+    return [
+        (row, content.status_of(row), row.pk in content.new, row.pk in content.fallback)
+        for row in content.items
+    ]
+
+
+def _card(served: tuple, context_hash: str, content: ContentPage | None) -> Card:
+    item, status, is_new, is_fallback = served
+    model_down = bool(content and content.error)
+    if status == Status.COMPLETED:
+        return Card(item, status, "current", "Completed.")
+    earlier = is_fallback or status == Status.STALE or item.context_hash != context_hash
+    if earlier and model_down:
+        sentence = "An earlier version, shown because the model is unavailable right now."
+        return Card(item, status, "fallback", sentence)
+    if earlier:
+        return Card(
+            item, status, "generating", "An earlier version, shown while a new one is being made."
+        )
+    if is_new:
+        return Card(item, status, "new", "New: made for your current situation.")
+    return Card(item, status, "current", "Current.")
+
+
+def _incomplete(page: Dashboard) -> bool:
+    cards = [*page.recommendations, *page.insights, *([page.health] if page.health else [])]
+    return (
+        page.health is None
+        or not page.recommendations
+        or (page.focus_domain is not None and not page.insights)
+        or any(card.state in ("generating", "fallback") for card in cards)
+    )
