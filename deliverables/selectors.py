@@ -33,7 +33,7 @@ DISPLAY_PROMPT_KEY = "deliverable-display"
 # Timestamps are read as text and parsed by datetime.fromisoformat (C): Django's
 # timestamptz loader for psycopg is Python and cost ~15 us a value, 1.5 ms for a
 # page of 50, twice the query itself (bench/deliverables_list.py).
-LIST_TIMES = ("transformation_timestamp", "updated_at", "transform_queued_at")
+LIST_TIMES = ("transformation_timestamp", "updated_at", "transform_lease_expires_at")
 _AS_TEXT = "__text"
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from deliverables.models import Deliverable, DeliverableStatus, DisplayFormat, TransformationStatus
 from deliverables.schemas import DeliverableDisplay
-from deliverables.services.queue import release_claim
+from deliverables.services.queue import TRANSFORM_LEASE, release_claim
 from generation.errors import BudgetExceeded, ProviderUnavailable
 from generation.flight import Source, get_or_generate
 from generation.hashing import canonical_json
@@ -150,24 +150,23 @@ def _apply_display(*, job: DisplayJob, content: Any, prompt_id: int | None) -> d
         "content_transformation_status": TransformationStatus.SUCCESS,
         "display_source_hash": job.content_hash,
         "display_prompt_id": prompt_id,
-        "transform_queued_at": None,
     }
-    updated = Deliverable.objects.filter(
-        pk=job.deliverable_id, content_hash=job.content_hash
-    ).update(**fields)
-    return fields if updated else {}
+    return _write(job=job, fields=fields)
 
 
 def _mark_failed(*, job: DisplayJob, error: str) -> dict[str, Any]:
     logger.warning("deliverable %s: transformation failed: %s", job.deliverable_id, error)
-    fields = {
-        "content_transformation_status": TransformationStatus.FAILED,
-        "transform_queued_at": None,
-    }
-    updated = Deliverable.objects.filter(
-        pk=job.deliverable_id, content_hash=job.content_hash
-    ).update(**fields)
-    return fields if updated else {}
+    return _write(job=job, fields={"content_transformation_status": TransformationStatus.FAILED})
+
+
+def _write(*, job: DisplayJob, fields: dict[str, Any]) -> dict[str, Any]:
+    """Write `fields` and end the queue claim, if the content is still the one the job
+    was made from; returns what was written (nothing when the content changed)."""
+    written = TRANSFORM_LEASE.release(
+        Deliverable.objects.filter(pk=job.deliverable_id, content_hash=job.content_hash),
+        **fields,
+    )
+    return {**fields, TRANSFORM_LEASE.expires_field: None} if written else {}
 
 
 def _unit(value: float) -> float:

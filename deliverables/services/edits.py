@@ -67,5 +67,5 @@ def clear_display(*, deliverable_ids: list[int]) -> int:
         ai_confidence=None,
         auto_display_generated=False,
         content_transformation_status=TransformationStatus.NONE,
-        transform_queued_at=None,
+        transform_lease_expires_at=None,
     )

@@ -150,8 +150,6 @@ def _transform_or_queue(
         stats.queued += len(queued)
         for job in rest:
             row = by_id[job.deliverable_id]
-            if job.deliverable_id in queued:
-                row["transform_queued_at"] = now
             _mark_pending(row, stats)
 
 

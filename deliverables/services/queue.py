@@ -1,25 +1,27 @@
 """Queuing transforms: claim the rows, queue their tasks after commit, release claims.
 
-A claim is content_transformation_status "pending" plus the time it was queued; a
-queued deliverable is not queued again until QUEUED_LEASE has passed (a lost task
-must not block it forever).
+A claim is status "pending" and a TRANSFORM_LEASE on the row: while the lease runs
+the deliverable is not queued again, and a lost task (cluster down, broker wiped)
+blocks it only until the lease ends. The lease has no named holder: the expiry a
+request wrote is what tells its claims from a later request's.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from deliverables.models import Deliverable, TransformationStatus
+from generation.leases import Lease
 
 logger = logging.getLogger(__name__)
 
 TASK = "deliverables.tasks.transform"
-# A queued deliverable is not queued again for this long; past it, a lost task
-# (cluster down, broker wiped) no longer blocks the deliverable.
-QUEUED_LEASE = timedelta(minutes=5)
+TRANSFORM_LEASE = Lease(
+    seconds=lambda: 300.0, expires_field="transform_lease_expires_at", owner_field=None
+)
 
 # What a released row goes back to: its real status, from its display.
 _REAL_STATUS = Case(
@@ -32,9 +34,9 @@ _REAL_STATUS = Case(
 def queue_transforms(*, deliverable_ids: list[int], force: bool = False) -> list[int]:
     """Queue one transform task per deliverable not already queued; returns those queued.
 
-    The rows are claimed (status pending, queued_at now) in one conditional
-    UPDATE under row locks, so two requests never queue the same deliverable.
-    After the commit their tasks are queued in one round trip to the broker
+    The free rows are locked and claimed (status pending, the lease taken) in one
+    transaction, so two requests never queue the same deliverable. After the
+    commit their tasks are queued in one round trip to the broker
     (tasks.enqueue_transforms); when that fails, the failure is logged and the
     claims are released, so the next read queues them again.
     """
@@ -44,32 +46,31 @@ def queue_transforms(*, deliverable_ids: list[int], force: bool = False) -> list
     with transaction.atomic():
         claimable = list(
             Deliverable.objects.select_for_update(skip_locked=True)
-            .filter(pk__in=deliverable_ids)
-            .exclude(
-                content_transformation_status=TransformationStatus.PENDING,
-                transform_queued_at__gt=now - QUEUED_LEASE,
-            )
+            .filter(TRANSFORM_LEASE.free(now), pk__in=deliverable_ids)
             .values_list("pk", flat=True)
         )
-        Deliverable.objects.filter(pk__in=claimable).update(
-            content_transformation_status=TransformationStatus.PENDING, transform_queued_at=now
+        TRANSFORM_LEASE.take(
+            Deliverable.objects.filter(pk__in=claimable),
+            now=now,
+            content_transformation_status=TransformationStatus.PENDING,
         )
         if claimable:
-            transaction.on_commit(_enqueue_hook(sorted(claimable), force=force, queued_at=now))
+            hook = _enqueue_hook(sorted(claimable), force=force, expires=TRANSFORM_LEASE.until(now))
+            transaction.on_commit(hook)
     return claimable
 
 
-def is_queued(deliverable: dict, now) -> bool:
-    """A live claim: queued less than QUEUED_LEASE ago."""
-    queued_at = deliverable["transform_queued_at"]
+def is_queued(deliverable: dict, now: datetime) -> bool:
+    """The deliverable's transform is queued and its claim still runs."""
+    expires = deliverable["transform_lease_expires_at"]
     return (
         deliverable["content_transformation_status"] == TransformationStatus.PENDING
-        and queued_at is not None
-        and queued_at > now - QUEUED_LEASE
+        and expires is not None
+        and expires >= now
     )
 
 
-def _enqueue_hook(deliverable_ids: list[int], *, force: bool, queued_at):
+def _enqueue_hook(deliverable_ids: list[int], *, force: bool, expires: datetime):
     """The on_commit hook that queues the claimed rows. It never raises: an error in a
     hook would fail the request that committed and skip the hooks after it."""
 
@@ -84,26 +85,33 @@ def _enqueue_hook(deliverable_ids: list[int], *, force: bool, queued_at):
                 len(deliverable_ids),
                 deliverable_ids[:5],
             )
-            _release_claims(deliverable_ids=deliverable_ids, queued_at=queued_at)
+            _release_claims(deliverable_ids=deliverable_ids, expires=expires)
 
     return enqueue_claimed
 
 
-def _release_claims(*, deliverable_ids: list[int], queued_at) -> None:
-    """Give back the claims this request made (not a later one's)."""
+def _release_claims(*, deliverable_ids: list[int], expires: datetime) -> None:
+    """Give back the claims this request made (not a later one's: that one wrote
+    another expiry)."""
     try:
-        Deliverable.objects.filter(
-            pk__in=deliverable_ids,
-            content_transformation_status=TransformationStatus.PENDING,
-            transform_queued_at=queued_at,
-        ).update(content_transformation_status=_REAL_STATUS, transform_queued_at=None)
+        TRANSFORM_LEASE.release(
+            Deliverable.objects.filter(
+                pk__in=deliverable_ids,
+                content_transformation_status=TransformationStatus.PENDING,
+                transform_lease_expires_at=expires,
+            ),
+            content_transformation_status=_REAL_STATUS,
+        )
     except Exception:
-        # The database is down too: the claims lapse after QUEUED_LEASE.
+        # The database is down too: the claims lapse when the lease ends.
         logger.exception("could not release %s deliverable claims", len(deliverable_ids))
 
 
 def release_claim(*, deliverable_id: int) -> None:
     """A queued deliverable that needs no transform goes back to its real status."""
-    Deliverable.objects.filter(
-        pk=deliverable_id, content_transformation_status=TransformationStatus.PENDING
-    ).update(content_transformation_status=_REAL_STATUS, transform_queued_at=None)
+    TRANSFORM_LEASE.release(
+        Deliverable.objects.filter(
+            pk=deliverable_id, content_transformation_status=TransformationStatus.PENDING
+        ),
+        content_transformation_status=_REAL_STATUS,
+    )
