@@ -5,9 +5,9 @@ display. queue: claim and queue transforms, release claims. listing: the cache-f
 listing.
 """
 
+from deliverables.selectors import PROMPT_KEY
 from deliverables.services.displays import (
     KIND,
-    PROMPT_KEY,
     TransformOutcome,
     display_inputs,
     is_current,

@@ -10,19 +10,19 @@ import pydantic
 from django.db import connection
 from django.utils import timezone
 
+from deliverables import selectors
 from deliverables.models import Deliverable, DeliverableStatus, DisplayFormat, TransformationStatus
 from deliverables.schemas import DeliverableDisplay
 from deliverables.services.queue import TRANSFORM_LEASE, release_claim
 from generation.errors import BudgetExceeded, ProviderUnavailable
 from generation.flight import Source, get_or_generate
 from generation.hashing import canonical_json
-from generation.models import Generation, Prompt
+from generation.models import Generation
 from generation.rendering import clean_html
 
 logger = logging.getLogger(__name__)
 
 KIND = "deliverable_display"
-PROMPT_KEY = "deliverable-display"
 
 
 @dataclass
@@ -43,6 +43,16 @@ class DisplayJob:
     content_hash: str
     company_id: int
 
+    @classmethod
+    def of(cls, deliverable: Deliverable, *, company_id: int) -> "DisplayJob":
+        return cls(
+            deliverable_id=deliverable.pk,
+            title=deliverable.title,
+            content=deliverable.content,
+            content_hash=deliverable.content_hash,
+            company_id=company_id,
+        )
+
     @property
     def scope(self) -> str:
         return f"deliverable:{self.deliverable_id}"
@@ -60,37 +70,14 @@ def transform_deliverable(*, deliverable_id: int, force: bool = False) -> Transf
     """The queued task's body: load by id, transform unless the display is current.
     Safe to run twice: the second run finds the display current (or the Generation
     cached) and makes no provider call."""
-    row = (
-        Deliverable.objects.filter(pk=deliverable_id)
-        .values(
-            "pk",
-            "title",
-            "content",
-            "content_hash",
-            "status",
-            "display_content",
-            "display_source_hash",
-            "display_prompt_id",
-            "workspace__company_id",
-        )
-        .first()
-    )
-    if row is None:
+    deliverable = selectors.deliverable_to_transform(deliverable_id=deliverable_id)
+    if deliverable is None:
         return None
-    active = Prompt.objects.filter(key=PROMPT_KEY, is_active=True).values_list("pk", flat=True)
-    row["active_prompt_id"] = active.first()
-    current = is_current(row)
-    if row["status"] != DeliverableStatus.COMPLETED or (current and not force):
+    current = is_current(deliverable, active_prompt_id=selectors.active_prompt_id())
+    if deliverable.status != DeliverableStatus.COMPLETED or (current and not force):
         release_claim(deliverable_id=deliverable_id)
         return TransformOutcome("skipped")
-    job = DisplayJob(
-        deliverable_id=row["pk"],
-        title=row["title"],
-        content=row["content"],
-        content_hash=row["content_hash"],
-        company_id=row["workspace__company_id"],
-    )
-    return _transform(job)
+    return _transform(DisplayJob.of(deliverable, company_id=deliverable.workspace.company_id))
 
 
 def _transform(job: DisplayJob) -> TransformOutcome:
@@ -107,7 +94,7 @@ def _transform(job: DisplayJob) -> TransformOutcome:
         result = get_or_generate(
             kind=KIND,
             scope=job.scope,
-            prompt_key=PROMPT_KEY,
+            prompt_key=selectors.PROMPT_KEY,
             inputs=job.inputs,
             company_id=job.company_id,
             on_result=on_result,
@@ -184,13 +171,12 @@ def transform_in_thread(job: DisplayJob) -> TransformOutcome:
         connection.close()
 
 
-def is_current(row: dict[str, Any]) -> bool:
+def is_current(deliverable: Deliverable, *, active_prompt_id: int | None) -> bool:
     """Made from this title and content, by the active version of the display prompt
     (a rollback makes an earlier display current again: served with 0 calls). With
     no active version at all, a stored display is still served."""
-    active = row["active_prompt_id"]
     return (
-        bool(row["display_content"])
-        and row["display_source_hash"] == row["content_hash"]
-        and (active is None or row["display_prompt_id"] == active)
+        bool(deliverable.display_content)
+        and deliverable.display_source_hash == deliverable.content_hash
+        and (active_prompt_id is None or deliverable.display_prompt_id == active_prompt_id)
     )

@@ -13,19 +13,14 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
 from django.conf import settings
 from django.utils import timezone
 
+from deliverables import selectors
 from deliverables.models import Deliverable, DeliverableStatus, TransformationStatus, Workspace
-from deliverables.services.displays import (
-    KIND,
-    PROMPT_KEY,
-    DisplayJob,
-    is_current,
-    transform_in_thread,
-)
+from deliverables.selectors import DeliverablePage
+from deliverables.services.displays import KIND, DisplayJob, is_current, transform_in_thread
 from deliverables.services.queue import is_queued, queue_transforms
 from generation.errors import PromptMissing
 from generation.flight import Source
@@ -57,29 +52,32 @@ class CacheStats:
 
 @dataclass
 class Listing:
-    rows: list[dict[str, Any]]
+    """A page served cache-first. Its deliverables carry what this request wrote (a
+    display made now) and the status it reports (pending while transformed
+    elsewhere or queued, failed)."""
+
+    deliverables: list[Deliverable]
     stats: CacheStats = field(default_factory=CacheStats)
 
 
-def serve_deliverables(*, workspace: Workspace, rows: list[dict[str, Any]]) -> Listing:
-    """Serve the listed rows (dicts from selectors.deliverable_page), transforming or
-    queueing the completed ones whose display is not current. The rows are updated
-    in place with what was written. All cached: no query at all."""
-    listing = Listing(rows=rows)
+def serve_deliverables(*, workspace: Workspace, page: DeliverablePage) -> Listing:
+    """Serve a page of selectors.deliverable_page, transforming or queueing the
+    completed deliverables whose display is not current. All current: no query."""
+    listing = Listing(deliverables=page.deliverables)
     stats = listing.stats
     now = timezone.now()
     needing = []
-    for row in rows:
-        if row["status"] != DeliverableStatus.COMPLETED:
+    for deliverable in page.deliverables:
+        if deliverable.status != DeliverableStatus.COMPLETED:
             continue
-        if is_current(row):
+        if is_current(deliverable, active_prompt_id=page.active_prompt_id):
             stats.cached += 1
-        elif is_queued(row, now):
+        elif is_queued(deliverable, now):
             stats.pending += 1
         else:
-            needing.append(row)
+            needing.append(deliverable)
     if needing:
-        _transform_or_queue(workspace=workspace, rows=needing, stats=stats, now=now)
+        _transform_or_queue(workspace=workspace, deliverables=needing, stats=stats, now=now)
     if stats.cached:
         record_hit(kind=KIND, company_id=workspace.company_id, count=stats.cached)
     logger.info(
@@ -97,29 +95,23 @@ def serve_deliverables(*, workspace: Workspace, rows: list[dict[str, Any]]) -> L
 
 
 def _transform_or_queue(
-    *, workspace: Workspace, rows: list[dict[str, Any]], stats: CacheStats, now
+    *, workspace: Workspace, deliverables: list[Deliverable], stats: CacheStats, now
 ) -> None:
-    by_id = {row["id"]: row for row in rows}
+    by_id = {deliverable.pk: deliverable for deliverable in deliverables}
     try:
-        prompt = active_prompt(key=PROMPT_KEY)
+        prompt = active_prompt(key=selectors.PROMPT_KEY)
     except PromptMissing:
         # A configuration error must not hide the displays that are already stored.
-        logger.error("deliverables: no active %r prompt; nothing transformed", PROMPT_KEY)
-        stats.failed += len(rows)
+        logger.error("deliverables: no active %r prompt; nothing transformed", selectors.PROMPT_KEY)
+        stats.failed += len(deliverables)
         return
+    # Read again with the raw content (the page leaves it out), as it is now.
     jobs = [
-        DisplayJob(
-            deliverable_id=pk,
-            title=title,
-            content=content,
-            content_hash=content_hash,
-            company_id=workspace.company_id,
-        )
-        for pk, title, content, content_hash in Deliverable.objects.filter(
-            pk__in=by_id
-        ).values_list("pk", "title", "content", "content_hash")
+        DisplayJob.of(deliverable, company_id=workspace.company_id)
+        for deliverable in Deliverable.objects.filter(pk__in=by_id)
+        .only("pk", "title", "content", "content_hash")
+        .order_by("pk")
     ]
-    jobs.sort(key=lambda job: job.deliverable_id)
     keys = {
         job.deliverable_id: prompt_context_hash(prompt=prompt, inputs=job.inputs) for job in jobs
     }
@@ -146,14 +138,15 @@ def _transform_or_queue(
     if batch:
         _run_batch(batch=batch, by_id=by_id, stats=stats)
     if rest:
-        queued = set(queue_transforms(deliverable_ids=[job.deliverable_id for job in rest]))
+        queued = queue_transforms(deliverable_ids=[job.deliverable_id for job in rest])
         stats.queued += len(queued)
         for job in rest:
-            row = by_id[job.deliverable_id]
-            _mark_pending(row, stats)
+            _mark_pending(by_id[job.deliverable_id], stats)
 
 
-def _run_batch(*, batch: list[DisplayJob], by_id: dict[int, dict], stats: CacheStats) -> None:
+def _run_batch(
+    *, batch: list[DisplayJob], by_id: dict[int, Deliverable], stats: CacheStats
+) -> None:
     executor = ThreadPoolExecutor(max_workers=len(batch), thread_name_prefix="deliverable")
     futures = {executor.submit(transform_in_thread, job): job for job in batch}
     done, _ = wait_for(futures, timeout=settings.AI_TRANSFORM_TIMEOUT)
@@ -161,30 +154,32 @@ def _run_batch(*, batch: list[DisplayJob], by_id: dict[int, dict], stats: CacheS
     # display when it ends; this request reports it pending and answers now.
     executor.shutdown(wait=False)
     for future, job in futures.items():
-        row = by_id[job.deliverable_id]
+        deliverable = by_id[job.deliverable_id]
         if future not in done:
-            _mark_pending(row, stats)
+            _mark_pending(deliverable, stats)
             continue
         try:
             outcome = future.result()
         except Exception:
             logger.exception("deliverable %s: transformation crashed", job.deliverable_id)
             stats.failed += 1
-            row["content_transformation_status"] = TransformationStatus.FAILED
+            deliverable.content_transformation_status = TransformationStatus.FAILED
             continue
-        row.update(outcome.fields)
+        # What was written, so this response shows it.
+        for name, value in outcome.fields.items():
+            setattr(deliverable, name, value)
         if outcome.source == Source.GENERATED:
             stats.transformed += 1
         elif outcome.source == "failed":
             stats.failed += 1
-            row["content_transformation_status"] = TransformationStatus.FAILED
+            deliverable.content_transformation_status = TransformationStatus.FAILED
         elif outcome.fields:
             stats.cached += 1
         else:
             # The content changed while it was transformed; the next read catches up.
-            _mark_pending(row, stats)
+            _mark_pending(deliverable, stats)
 
 
-def _mark_pending(row: dict[str, Any], stats: CacheStats) -> None:
+def _mark_pending(deliverable: Deliverable, stats: CacheStats) -> None:
     stats.pending += 1
-    row["content_transformation_status"] = TransformationStatus.PENDING
+    deliverable.content_transformation_status = TransformationStatus.PENDING

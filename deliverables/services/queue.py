@@ -60,11 +60,11 @@ def queue_transforms(*, deliverable_ids: list[int], force: bool = False) -> list
     return claimable
 
 
-def is_queued(deliverable: dict, now: datetime) -> bool:
+def is_queued(deliverable: Deliverable, now: datetime) -> bool:
     """The deliverable's transform is queued and its claim still runs."""
-    expires = deliverable["transform_lease_expires_at"]
+    expires = deliverable.transform_lease_expires_at
     return (
-        deliverable["content_transformation_status"] == TransformationStatus.PENDING
+        deliverable.content_transformation_status == TransformationStatus.PENDING
         and expires is not None
         and expires >= now
     )

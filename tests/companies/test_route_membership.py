@@ -1,4 +1,4 @@
-"""A token read of a company or workspace route is authenticated by the same query that
+"""A token read of a company route is authenticated by the same query that
 checks its membership (companies.permissions.RouteMembershipMixin), and answers as the
 usual authentication would: 401 for a bad token or an inactive user, 404 for a route
 of another company, and session users still get in."""
@@ -12,7 +12,6 @@ from rest_framework.test import APIClient
 
 from recommendations import services
 from tests.builders import make_member
-from tests.deliverables.builders import give_current_displays, make_deliverables, make_workspace
 from tests.recommendations.builders import (
     make_health,
     make_insight,
@@ -139,46 +138,6 @@ def test_the_request_user_is_the_tokens_user(member, health_url):
     response = token_client(member.user).get(health_url)
     assert response.status_code == 200
     assert response.wsgi_request.user.pk == member.user.pk
-
-
-def test_a_cached_deliverables_page_with_a_token_costs_one_query(member, company):
-    workspace = make_workspace(company=company)
-    make_deliverables(workspace=workspace, count=3)
-    give_current_displays(workspace=workspace)
-    url = reverse("workspace-deliverables", args=[workspace.pk])
-    response, queries = get(token_client(member.user), url)
-    assert response.status_code == 200, response.content
-    body = response.json()
-    assert body["workspace"]["id"] == workspace.pk
-    assert body["workspace"]["name"] == workspace.name
-    assert body["workspace"]["company"] == company.pk
-    assert len(body["results"]) == 3
-    assert queries == 1
-
-
-def test_token_and_session_deliverables_pages_are_the_same(member, company):
-    workspace = make_workspace(company=company)
-    made = make_deliverables(workspace=workspace, count=5)
-    give_current_displays(workspace=workspace)
-    url = reverse("workspace-deliverables", args=[workspace.pk])
-    session = APIClient()
-    session.force_login(member.user)
-    client = token_client(member.user)
-    page = f"{url}?page_size=2&after={made[0].pk}"
-    by_token, by_session = client.get(page).json(), session.get(page).json()
-    assert [r["id"] for r in by_token["results"]] == [d.pk for d in made[1:3]]
-    assert by_token["next"] and by_token["next"] == by_session["next"]
-    assert by_token["results"] == by_session["results"]
-    assert client.get(f"{url}?page_size=0").status_code == 400
-    assert client.get(f"{url}?after=-1").status_code == 400
-
-
-def test_another_companys_workspace_is_404_with_a_valid_token(member, other_company):
-    workspace = make_workspace(company=other_company)
-    url = reverse("workspace-deliverables", args=[workspace.pk])
-    assert token_client(member.user).get(url).status_code == 404
-    missing = reverse("workspace-deliverables", args=[workspace.pk + 1000])
-    assert token_client(member.user).get(missing).status_code == 404
 
 
 def test_token_insight_pages_are_read_with_the_membership_and_match_a_sessions(
