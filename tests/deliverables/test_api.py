@@ -40,19 +40,21 @@ def test_another_companys_workspace_is_404_with_a_valid_token(token_api, other_c
 
 
 @pytest.mark.django_db
-def test_token_and_session_listings_are_the_same(token_api, member, workspace, provider):
+def test_a_token_client_and_a_logged_in_browser_see_the_same_listing(
+    token_api, member, workspace, provider
+):
     made = make_deliverables(workspace=workspace, count=5)
     give_current_displays(workspace=workspace)
-    session = APIClient()
-    session.force_login(member.user)
+    browser = APIClient()
+    browser.force_login(member.user)
     page = {"page_size": 2, "after": made[0].pk}
 
     by_token = token_api.get(list_url(workspace), page).json()
-    by_session = session.get(list_url(workspace), page).json()
+    by_browser = browser.get(list_url(workspace), page).json()
 
     assert [r["id"] for r in by_token["results"]] == [d.pk for d in made[1:3]]
     assert by_token["workspace"]["company"] == workspace.company_id
-    assert by_token["next"] and by_token == by_session
+    assert by_token["next"] and by_token == by_browser
 
 
 @pytest.mark.django_db
