@@ -19,6 +19,8 @@ from generation.leases import Lease
 logger = logging.getLogger(__name__)
 
 TASK = "deliverables.tasks.transform"
+# Five minutes: long enough for a busy cluster to reach the task, short enough that a
+# lost one does not leave its deliverable pending for long.
 TRANSFORM_LEASE = Lease(
     seconds=lambda: 300.0, expires_field="transform_lease_expires_at", owner_field=None
 )
