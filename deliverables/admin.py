@@ -47,7 +47,7 @@ class DeliverableAdmin(admin.ModelAdmin):
         "display_quality_score",
         "ai_confidence",
         "auto_display_generated",
-        "transform_queued_at",
+        "transform_lease_expires_at",
         "created_at",
         "updated_at",
     ]

@@ -4,8 +4,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
-from companies.permissions import CompanyScopedMixin, HasCompanyWriteRole, RouteMembershipMixin
-from deliverables import selectors, services
+from companies.permissions import CompanyScopedMixin, HasCompanyWriteRole
+from deliverables import representations, selectors, services
 from deliverables.models import Deliverable, Workspace
 from deliverables.serializers import (
     DeliverableListResponseSerializer,
@@ -26,7 +26,7 @@ class WorkspaceListView(CompanyScopedMixin, generics.ListAPIView):
 
 
 class WorkspaceDeliverablesView(
-    GenerationThrottleMixin, RouteMembershipMixin, CompanyScopedMixin, generics.GenericAPIView
+    GenerationThrottleMixin, CompanyScopedMixin, generics.GenericAPIView
 ):
     """A workspace's deliverables with their display versions, cache-first.
 
@@ -39,38 +39,26 @@ class WorkspaceDeliverablesView(
     company_field = "company"
     serializer_class = DeliverableListSerializer
     pagination_class = None
-    membership_query = selectors.WORKSPACE_MEMBERSHIP
-
-    def joined_read(self, request):
-        query = self.page_query = DeliverablePageQuerySerializer(data=request.query_params)
-        if not query.is_valid():
-            return None  # get() answers 400
-        values = selectors.page_values(**query.validated_data)
-        return selectors.WORKSPACE_MEMBERSHIP_WITH_PAGE, values
 
     @extend_schema(
         parameters=[DeliverablePageQuerySerializer],
         responses={200: DeliverableListResponseSerializer},
     )
     def get(self, request, pk: int):
-        query = getattr(self, "page_query", None)  # parsed by joined_read
-        if query is None:
-            query = DeliverablePageQuerySerializer(data=request.query_params)
+        query = DeliverablePageQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        if self.route_membership is not None:  # loaded by the authentication's query
-            workspace = selectors.workspace_of(membership=self.route_membership)
-        else:
-            workspace = self.get_object()
-        rows, more = selectors.deliverable_page(workspace=workspace, **query.validated_data)
-        listing = services.serve_deliverables(workspace=workspace, rows=rows)
+        workspace = self.get_object()
+        page = selectors.deliverable_page(workspace=workspace, **query.validated_data)
+        listing = services.serve_deliverables(workspace=workspace, page=page)
         next_link = None
-        if more:
-            next_link = replace_query_param(request.build_absolute_uri(), "after", rows[-1]["id"])
+        if page.has_more:
+            last = page.deliverables[-1].pk
+            next_link = replace_query_param(request.build_absolute_uri(), "after", last)
         return Response(
             {
                 "workspace": WorkspaceSerializer(workspace).data,
                 "next": next_link,
-                "results": DeliverableListSerializer(listing.rows, many=True).data,
+                "results": representations.listed(listing.deliverables),
                 "meta": {"cache": listing.stats.as_dict()},
             }
         )

@@ -91,9 +91,10 @@ class Deliverable(models.Model):
         db_index=False,
         help_text="The prompt version that made the display.",
     )
-    # When a transform task was queued; a queued deliverable is not queued again
-    # until QUEUED_LEASE has passed (a lost task must not block it forever).
-    transform_queued_at = models.DateTimeField(null=True, blank=True)
+    # The claim of a queued transform (services.queue.TRANSFORM_LEASE): the
+    # deliverable is not queued again before this time, and past it a lost task no
+    # longer blocks it.
+    transform_lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

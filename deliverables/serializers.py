@@ -2,14 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from core.api import iso_datetime
-from deliverables.models import (
-    Deliverable,
-    DeliverableStatus,
-    DisplayFormat,
-    TransformationStatus,
-    Workspace,
-)
+from deliverables.models import Deliverable, DeliverableStatus, DisplayFormat, Workspace
 from generation.rendering import render_markdown
 
 DEFAULT_PAGE_SIZE = 50
@@ -21,17 +14,6 @@ class WorkspaceSerializer(serializers.ModelSerializer):
         model = Workspace
         fields = ["id", "company", "name", "goal", "created_at"]
         read_only_fields = fields
-
-    def to_representation(self, workspace: Workspace) -> dict[str, Any]:
-        # Written out: it heads every deliverables page, and a ModelSerializer builds
-        # its fields anew for each one (tests/deliverables/test_serializers.py).
-        return {
-            "id": workspace.id,
-            "company": workspace.company_id,
-            "name": workspace.name,
-            "goal": workspace.goal,
-            "created_at": iso_datetime(workspace.created_at),
-        }
 
 
 class DeliverablePageQuerySerializer(serializers.Serializer):
@@ -60,45 +42,53 @@ def display_html(content: str, display_format: str) -> str:
 DISPLAY_HTML_HELP = "The display as cleaned HTML, safe to insert into a page whatever its format."
 
 
-class DeliverableListSerializer(serializers.Serializer):
-    """One listed deliverable, from a row dict of selectors.deliverable_page.
+# A listed deliverable's fields that change without a new display: read from the row
+# on every listing.
+ROW_FIELDS = ["id", "title", "status", "content_transformation_status", "updated_at"]
+# Its fields that are the same for as long as its display is: rendered once per
+# display (deliverables.representations).
+DISPLAY_FIELDS = [
+    "display_content",
+    "display_format",
+    "display_html",
+    "transformation_timestamp",
+    "display_quality_score",
+    "ai_confidence",
+    "auto_display_generated",
+]
 
-    The fields are declared for the schema; to_representation is written out by
-    hand because the list is the hot path (see bench/deliverables_list.py).
-    `display_content` is cleaned HTML when display_format is "html", markdown
-    text otherwise (render it, then sanitize).
-    """
 
-    id = serializers.IntegerField(read_only=True)
-    title = serializers.CharField(read_only=True)
-    status = serializers.ChoiceField(choices=DeliverableStatus.choices, read_only=True)
-    display_content = serializers.CharField(read_only=True)
-    display_format = serializers.ChoiceField(choices=DisplayFormat.choices, read_only=True)
-    display_html = serializers.CharField(read_only=True, help_text=DISPLAY_HTML_HELP)
-    transformation_timestamp = serializers.DateTimeField(read_only=True, allow_null=True)
-    content_transformation_status = serializers.ChoiceField(
-        choices=TransformationStatus.choices, read_only=True
-    )
-    display_quality_score = serializers.FloatField(read_only=True, allow_null=True)
-    ai_confidence = serializers.FloatField(read_only=True, allow_null=True)
-    auto_display_generated = serializers.BooleanField(read_only=True)
-    updated_at = serializers.DateTimeField(read_only=True)
+class DeliverableDisplaySerializer(serializers.ModelSerializer):
+    """A deliverable's display fields. `display_content` is cleaned HTML when
+    display_format is "html", markdown text otherwise (render it, then sanitize);
+    `display_html` is cleaned HTML either way."""
 
-    def to_representation(self, row: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": row["id"],
-            "title": row["title"],
-            "status": row["status"],
-            "display_content": row["display_content"],
-            "display_format": row["display_format"],
-            "display_html": display_html(row["display_content"], row["display_format"]),
-            "transformation_timestamp": iso_datetime(row["transformation_timestamp"]),
-            "content_transformation_status": row["content_transformation_status"],
-            "display_quality_score": row["display_quality_score"],
-            "ai_confidence": row["ai_confidence"],
-            "auto_display_generated": row["auto_display_generated"],
-            "updated_at": iso_datetime(row["updated_at"]),
-        }
+    display_html = serializers.SerializerMethodField(help_text=DISPLAY_HTML_HELP)
+
+    class Meta:
+        model = Deliverable
+        fields = DISPLAY_FIELDS
+        read_only_fields = fields
+
+    def get_display_html(self, deliverable: Deliverable) -> str:
+        return display_html(deliverable.display_content, deliverable.display_format)
+
+
+class DeliverableRowSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Deliverable
+        fields = ROW_FIELDS
+        read_only_fields = fields
+
+
+class DeliverableListSerializer(DeliverableDisplaySerializer):
+    """One listed deliverable, without its raw content: its row fields and its display
+    fields (shown by deliverables.representations.listed, which renders each display
+    once)."""
+
+    class Meta(DeliverableDisplaySerializer.Meta):
+        fields = [*ROW_FIELDS, *DISPLAY_FIELDS]
+        read_only_fields = fields
 
 
 class CacheStatsSerializer(serializers.Serializer):
@@ -123,13 +113,8 @@ class DeliverableListResponseSerializer(serializers.Serializer):
     meta = ListingMetaSerializer()
 
 
-class DeliverableSerializer(serializers.ModelSerializer):
+class DeliverableSerializer(DeliverableDisplaySerializer):
     """One deliverable with its raw content."""
-
-    display_html = serializers.SerializerMethodField(help_text=DISPLAY_HTML_HELP)
-
-    def get_display_html(self, deliverable: Deliverable) -> str:
-        return display_html(deliverable.display_content, deliverable.display_format)
 
     class Meta:
         model = Deliverable

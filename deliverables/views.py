@@ -1,11 +1,13 @@
 import json
+from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from deliverables import selectors, services
-from deliverables.models import DeliverableStatus, DisplayFormat, TransformationStatus
+from deliverables.models import Deliverable, DeliverableStatus, DisplayFormat, TransformationStatus
 from deliverables.sources import source_contents
 
 # The page shows this many deliverables; the API pages through more.
@@ -18,27 +20,42 @@ def workspace_list(request: HttpRequest) -> HttpResponse:
     return render(request, "deliverables/workspace_list.html", {"workspaces": workspaces})
 
 
+@dataclass(frozen=True)
+class Card:
+    """One deliverable on the workspace page, and what the page shows for it."""
+
+    deliverable: Deliverable
+    view: dict[str, Any]
+
+
 @login_required
 def workspace_detail(request: HttpRequest, pk: int) -> HttpResponse:
     workspace = get_object_or_404(
         selectors.workspaces_for(user=request.user).select_related("company"), pk=pk
     )
-    rows, _ = selectors.deliverable_page(workspace=workspace, limit=PAGE_LIMIT)
-    listing = services.serve_deliverables(workspace=workspace, rows=rows)
+    page = selectors.deliverable_page(workspace=workspace, limit=PAGE_LIMIT)
+    listing = services.serve_deliverables(workspace=workspace, page=page)
+    current = {
+        deliverable.pk
+        for deliverable in listing.deliverables
+        if services.is_current(deliverable, active_prompt_id=page.active_prompt_id)
+    }
     showing_source = [
-        row["id"]
-        for row in listing.rows
-        if row["status"] == DeliverableStatus.COMPLETED and not services.is_current(row)
+        deliverable.pk
+        for deliverable in listing.deliverables
+        if deliverable.status == DeliverableStatus.COMPLETED and deliverable.pk not in current
     ]
     sources = source_contents(workspace=workspace, ids=showing_source)
-    for row in listing.rows:
-        row["view"] = _view_of(row, sources.get(row["id"]))
+    cards = [
+        Card(d, _view_of(d, current=d.pk in current, content=sources.get(d.pk)))
+        for d in listing.deliverables
+    ]
     return render(
         request,
         "deliverables/workspace_detail.html",
         {
             "workspace": workspace,
-            "deliverables": listing.rows,
+            "cards": cards,
             "stats": listing.stats,
             # The same enums as the models and the API, not string literals.
             "DeliverableStatus": DeliverableStatus,
@@ -55,16 +72,14 @@ def _source_text(content) -> str:
     return json.dumps(content, indent=2, ensure_ascii=False, sort_keys=True)
 
 
-def _view_of(row: dict, content) -> dict:
+def _view_of(deliverable: Deliverable, *, current: bool, content) -> dict[str, Any]:
     """What the page shows for one deliverable, and a sentence saying what it is."""
-    status = row["content_transformation_status"]
-    current = services.is_current(row)
     if current:
         return {"show": "display", "state": "current", "words": "Current display version."}
-    if row["status"] != DeliverableStatus.COMPLETED:
+    if deliverable.status != DeliverableStatus.COMPLETED:
         return {"show": "none", "state": "", "words": ""}
     source = _source_text(content)
-    if status == TransformationStatus.PENDING:
+    if deliverable.content_transformation_status == TransformationStatus.PENDING:
         return {
             "show": "source",
             "source": source,
@@ -73,7 +88,7 @@ def _view_of(row: dict, content) -> dict:
             "It fills in by itself when the display is ready.",
             "waiting": True,
         }
-    if row["display_content"]:
+    if deliverable.display_content:
         return {
             "show": "display",
             "state": "fallback",

@@ -3,6 +3,8 @@ import threading
 
 import pytest
 from django.apps import apps
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from deliverables.services import PROMPT_KEY
 from generation.models import Prompt
@@ -17,6 +19,15 @@ def display_prompt(db):
         migration = importlib.import_module("deliverables.migrations.0002_display_prompt")
         migration.create_prompt(apps, None)
     return Prompt.objects.get(key=PROMPT_KEY, is_active=True)
+
+
+@pytest.fixture
+def token_api(member) -> APIClient:
+    """Authenticated as a real client is: the token is looked up by the request."""
+    token, _ = Token.objects.get_or_create(user=member.user)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
 
 
 @pytest.fixture

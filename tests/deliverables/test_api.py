@@ -1,6 +1,7 @@
 """Scoping, roles, input errors, throttling and the documented schema."""
 
 import pytest
+from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 
 from deliverables.models import Deliverable
@@ -31,6 +32,32 @@ def test_another_companys_workspace_and_deliverable_are_not_found(api, other_com
 
 
 @pytest.mark.django_db
+def test_another_companys_workspace_is_404_with_a_valid_token(token_api, other_company):
+    theirs = make_workspace(company=other_company, name="Theirs")
+
+    assert token_api.get(list_url(theirs)).status_code == 404
+    assert token_api.get(f"/api/workspaces/{theirs.pk + 1000}/deliverables/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_token_client_and_a_logged_in_browser_see_the_same_listing(
+    token_api, member, workspace, provider
+):
+    made = make_deliverables(workspace=workspace, count=5)
+    give_current_displays(workspace=workspace)
+    browser = APIClient()
+    browser.force_login(member.user)
+    page = {"page_size": 2, "after": made[0].pk}
+
+    by_token = token_api.get(list_url(workspace), page).json()
+    by_browser = browser.get(list_url(workspace), page).json()
+
+    assert [r["id"] for r in by_token["results"]] == [d.pk for d in made[1:3]]
+    assert by_token["workspace"]["company"] == workspace.company_id
+    assert by_token["next"] and by_token == by_browser
+
+
+@pytest.mark.django_db
 def test_an_anonymous_caller_is_refused(anon_api, workspace):
     response = anon_api.get(list_url(workspace))
     assert response.status_code in (401, 403)
@@ -39,8 +66,6 @@ def test_an_anonymous_caller_is_refused(anon_api, workspace):
 
 @pytest.mark.django_db
 def test_a_viewer_may_read_but_not_edit(workspace, company):
-    from rest_framework.test import APIClient
-
     viewer = make_member(company=company, role="viewer")
     client = APIClient()
     client.force_authenticate(viewer.user)

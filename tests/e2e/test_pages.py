@@ -5,6 +5,7 @@ tests/e2e/screenshots/."""
 
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import transaction
@@ -243,7 +244,7 @@ def test_a_pending_display_shows_the_source_and_fills_in_live(browser, alice, ac
     Deliverable.objects.filter(pk=deliverable.pk).update(
         content={"summary": XSS},
         content_transformation_status=TransformationStatus.PENDING,
-        transform_queued_at=timezone.now(),
+        transform_lease_expires_at=timezone.now() + timedelta(minutes=5),
     )
     browser.sign_in("alice")
     page = browser.page

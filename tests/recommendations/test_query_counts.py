@@ -219,9 +219,9 @@ def test_deliverables_list_is_constant_in_queries(token_api, company, provider):
         workspace = Workspace.objects.create(company=company, name=f"W{n}")
         make_deliverables(workspace=workspace, count=n)
         give_current_displays(workspace=workspace)
-        queries, response, writes = count_queries(
-            token_api, f"/api/workspaces/{workspace.pk}/deliverables/?page_size=200"
-        )
+        url = f"/api/workspaces/{workspace.pk}/deliverables/?page_size=200"
+        token_api.get(url)  # the first listing of a display renders it into the cache
+        queries, response, writes = count_queries(token_api, url)
         assert len(response.json()["results"]) == n
         assert writes == []
         counts.append(queries)
