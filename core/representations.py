@@ -28,13 +28,16 @@ class CachedRepresentationListSerializer(serializers.ListSerializer):
         rows = list(data.all() if isinstance(data, Manager) else data)
         child = self.child
         keys = [child.cache_key(row) for row in rows]
-        cached = cache.get_many(keys) if keys else {}
+        wanted = [key for key in keys if key is not None]
+        cached = cache.get_many(wanted) if wanted else {}
         made: dict[str, dict[str, Any]] = {}
         out = []
         for row, key in zip(rows, keys, strict=True):
-            fixed = cached.get(key) or made.get(key)
+            fixed = (cached.get(key) or made.get(key)) if key is not None else None
             if fixed is None:
-                fixed = made[key] = child.fixed_representation(row)
+                fixed = child.fixed_representation(row)
+                if key is not None:
+                    made[key] = fixed
             out.append(child.with_per_read_fields(fixed, row))
         if made:
             cache.set_many(made, timeout=None)
@@ -51,7 +54,9 @@ class CachedRepresentationSerializer(serializers.Serializer):
     # then simply never asked for again.
     cache_version = 1
 
-    def cache_key(self, instance: Any) -> str:
+    def cache_key(self, instance: Any) -> str | None:
+        """The key of the instance's cached part; None: not worth caching (rendered
+        on each read)."""
         raise NotImplementedError
 
     def fixed_representation(self, instance: Any) -> dict[str, Any]:
@@ -73,8 +78,9 @@ class CachedRepresentationSerializer(serializers.Serializer):
 
     def to_representation(self, instance: Any) -> dict[str, Any]:
         key = self.cache_key(instance)
-        fixed = cache.get(key)
+        fixed = cache.get(key) if key is not None else None
         if fixed is None:
             fixed = self.fixed_representation(instance)
-            cache.set(key, fixed, timeout=None)
+            if key is not None:
+                cache.set(key, fixed, timeout=None)
         return self.with_per_read_fields(fixed, instance)

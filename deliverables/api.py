@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from companies.permissions import CompanyScopedMixin, HasCompanyWriteRole
-from deliverables import representations, selectors, services
+from deliverables import selectors, services
 from deliverables.models import Deliverable, Workspace
 from deliverables.serializers import (
     DeliverableListResponseSerializer,
@@ -58,7 +58,7 @@ class WorkspaceDeliverablesView(
             {
                 "workspace": WorkspaceSerializer(workspace).data,
                 "next": next_link,
-                "results": representations.listed(listing.deliverables),
+                "results": DeliverableListSerializer(listing.deliverables, many=True).data,
                 "meta": {"cache": listing.stats.as_dict()},
             }
         )

@@ -2,6 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from core.representations import CachedRepresentationListSerializer, CachedRepresentationSerializer
 from deliverables.models import Deliverable, DeliverableStatus, DisplayFormat, Workspace
 from generation.rendering import render_markdown
 
@@ -42,11 +43,11 @@ def display_html(content: str, display_format: str) -> str:
 DISPLAY_HTML_HELP = "The display as cleaned HTML, safe to insert into a page whatever its format."
 
 
-# A listed deliverable's fields that change without a new display: read from the row
-# on every listing.
+# A listed deliverable's fields that change without a new display: rendered from the
+# row on every listing.
 ROW_FIELDS = ["id", "title", "status", "content_transformation_status", "updated_at"]
-# Its fields that are the same for as long as its display is: rendered once per
-# display (deliverables.representations).
+# Its fields that are the same for as long as its display is: rendered once per display
+# and cached (DeliverableListSerializer).
 DISPLAY_FIELDS = [
     "display_content",
     "display_format",
@@ -74,21 +75,33 @@ class DeliverableDisplaySerializer(serializers.ModelSerializer):
         return display_html(deliverable.display_content, deliverable.display_format)
 
 
-class DeliverableRowSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Deliverable
-        fields = ROW_FIELDS
-        read_only_fields = fields
-
-
-class DeliverableListSerializer(DeliverableDisplaySerializer):
+class DeliverableListSerializer(CachedRepresentationSerializer, DeliverableDisplaySerializer):
     """One listed deliverable, without its raw content: its row fields and its display
-    fields (shown by deliverables.representations.listed, which renders each display
-    once)."""
+    fields. A display never changes once written: every write of one sets a new
+    transformation_timestamp (clearing it sets None), so its rendered fields (above
+    all display_html: markdown rendered, then cleaned by nh3) are cached under
+    (deliverable, source hash, prompt version, timestamp); the row fields are
+    rendered on every read."""
+
+    per_read_fields = tuple(ROW_FIELDS)
 
     class Meta(DeliverableDisplaySerializer.Meta):
         fields = [*ROW_FIELDS, *DISPLAY_FIELDS]
         read_only_fields = fields
+        list_serializer_class = CachedRepresentationListSerializer
+
+    def cache_key(self, deliverable: Deliverable) -> str | None:
+        if deliverable.transformation_timestamp is None:
+            return None  # no written display: nothing worth caching
+        return ":".join(
+            (
+                f"deliverable-display-v{self.cache_version}",
+                str(deliverable.pk),
+                deliverable.display_source_hash,
+                str(deliverable.display_prompt_id),
+                deliverable.transformation_timestamp.isoformat(),
+            )
+        )
 
 
 class CacheStatsSerializer(serializers.Serializer):

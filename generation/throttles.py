@@ -27,7 +27,9 @@ class GenerationThrottle(ScopedRateThrottle):
     """DRF's scoped throttle (per user, else per IP), counted in the "shared" cache:
     every worker process counts against the same rate."""
 
-    cache = caches["shared"]
+    @property
+    def cache(self):
+        return caches["shared"]
 
 
 def charge_generation() -> None:

@@ -3,7 +3,6 @@ displays current: the token, the workspace and the page; the displays' rendered
 fields come in one cache round trip."""
 
 import pytest
-from django.core.cache import cache
 from django.core.cache.backends.locmem import LocMemCache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,24 +14,11 @@ from tests.deliverables.builders import (
     make_workspace,
 )
 
-# A cache outside the database, as Redis is in production (REDIS_CACHE_URL).
-MEMORY_CACHE = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-        "LOCATION": "deliverables-queries",
-    }
-}
-
 
 @pytest.fixture
-def memory_cache(settings):
-    settings.CACHES = MEMORY_CACHE
-    cache.clear()
-
-
-@pytest.fixture
-def cache_calls(memory_cache, monkeypatch) -> list[str]:
-    """The names of the cache's many-key methods called, in order."""
+def cache_calls(monkeypatch) -> list[str]:
+    """The names of the default cache's many-key methods called, in order (the
+    process's memory; Redis in production has the same calls)."""
     calls: list[str] = []
     for name in ("get_many", "set_many"):
         original = getattr(LocMemCache, name)
@@ -80,41 +66,3 @@ def test_a_cached_listing_costs_three_queries_at_10_and_at_200_rows(
 
     assert counts == [(3, 3), (3, 3)]
     assert provider.calls == 0
-
-
-@pytest.mark.slow
-@pytest.mark.django_db
-def test_with_the_database_cache_the_displays_cost_one_query_more(token_api, company, provider):
-    token_api.get(list_url(make_workspace(company=company)))  # today's hit counter row
-    counts = []
-    for count in (10, 200):
-        workspace = _workspace_of(company, count)
-        token_api.get(list_url(workspace), {"page_size": 200})  # caches the displays
-        queries, body, sql = _listing(token_api, workspace)
-        assert len(body["results"]) == count
-        assert sum("evergreen_cache" in s for s in sql) == 1
-        counts.append(queries)
-
-    assert counts == [4, 4]
-
-
-@pytest.mark.django_db
-def test_the_list_pages_by_cursor(api, workspace, provider):
-    make_deliverables(workspace=workspace, count=7)
-    give_current_displays(workspace=workspace)
-
-    first = api.get(list_url(workspace), {"page_size": 5}).json()
-    second = api.get(first["next"]).json()
-
-    assert [r["title"] for r in first["results"]] == [f"Deliverable {n}" for n in range(1, 6)]
-    assert [r["title"] for r in second["results"]] == ["Deliverable 6", "Deliverable 7"]
-    assert second["next"] is None
-
-
-@pytest.mark.django_db
-@pytest.mark.parametrize("params", [{"page_size": 201}, {"page_size": 0}, {"after": "x"}])
-def test_a_bad_page_request_gets_a_400(api, workspace, params):
-    response = api.get(list_url(workspace), params)
-
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
