@@ -457,6 +457,16 @@ def _job_for(generation: Generation) -> _Job:
     )
 
 
+# kind -> callback run inside the write-through transaction of a claim finished in the
+# background (run_claimed), so the app that owns the kind writes its rows for it: the
+# caller that did not wait is gone.
+_writers: dict[str, Callable[[Generation], None]] = {}
+
+
+def register_writer(kind: str, callback: Callable[[Generation], None]) -> None:
+    _writers[kind] = callback
+
+
 def run_claimed(*, generation_id: int, owner: str) -> Generation | None:
     """Finish a claim made by a caller that did not wait. Safe to run twice."""
     generation = Generation.objects.select_related("prompt").filter(pk=generation_id).first()
@@ -465,8 +475,10 @@ def run_claimed(*, generation_id: int, owner: str) -> Generation | None:
     if generation.owner != owner and not _try_takeover(generation, owner):
         return generation
     # A failure is already logged and marked on the row by _produce.
+    job = _job_for(generation)
+    job.on_result = _writers.get(job.kind)
     with contextlib.suppress(ProviderUnavailable, BudgetExceeded):
-        _produce(_job_for(generation), generation, owner)
+        _produce(job, generation, owner)
     generation.refresh_from_db()
     return generation
 

@@ -9,7 +9,7 @@ import logging
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -42,7 +42,9 @@ def company_pick(request: HttpRequest) -> HttpResponse:
 @login_required
 def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
     """Journey progress, recommendations, insights and health (services.dashboard_for)."""
-    page = services.dashboard_for(user=request.user, company_id=company_id)
+    page = services.dashboard_for(
+        user=request.user, company_id=company_id, refresh=_is_refresh(request)
+    )
     if page is None:
         raise Http404
     return render(
@@ -57,7 +59,18 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
     )
 
 
-def _back(company_id: int, anchor: str) -> HttpResponse:
+def _is_refresh(request: HttpRequest) -> bool:
+    """The page re-reading its own regions (pages.js), not a person opening it."""
+    return request.headers.get("X-Evergreen-Refresh") == "1"
+
+
+def _answer(request: HttpRequest, company_id: int, anchor: str, message: str, *, status=200):
+    """An action's answer: for the page's own fetch, at once, the confirmation to show
+    next to the control (what the action caused streams in afterwards); without
+    JavaScript, the message and a redirect back to the dashboard."""
+    if "application/json" in request.headers.get("Accept", ""):
+        return JsonResponse({"message": message}, status=status)
+    (messages.success if status == 200 else messages.warning)(request, message)
     return redirect(reverse("company-dashboard", args=[company_id]) + f"#{anchor}")
 
 
@@ -90,8 +103,10 @@ def recommendation_action(request: HttpRequest, company_id: int, pk: int, action
     try:
         act(recommendation=rec)
     except IllegalTransition:
-        messages.warning(request, f"That recommendation cannot be {done} now.")
-    return _back(company.pk, f"rec-{rec.pk}")
+        return _answer(
+            request, company.pk, f"rec-{rec.pk}", f"It cannot be {done} now.", status=409
+        )
+    return _answer(request, company.pk, f"rec-{rec.pk}", f"Saved: {done}.")
 
 
 @login_required
@@ -104,15 +119,15 @@ def recommendation_feedback(request: HttpRequest, company_id: int, pk: int):
     except ValueError:
         rating = 0
     if not 1 <= rating <= 5:
-        messages.warning(request, "Choose a rating from 1 to 5.")
-        return _back(company.pk, f"rec-{rec.pk}")
+        return _answer(
+            request, company.pk, f"rec-{rec.pk}", "Choose a rating from 1 to 5.", status=400
+        )
     helpful = {"yes": True, "no": False}.get(request.POST.get("helpful", ""))
     comment = request.POST.get("comment", "")[:2000]
     services.record_feedback(
         recommendation=rec, rating=rating, helpful=helpful, comment=comment, by=request.user
     )
-    messages.success(request, "Thank you for your feedback.")
-    return _back(company.pk, f"rec-{rec.pk}")
+    return _answer(request, company.pk, f"rec-{rec.pk}", "Thank you for your feedback.")
 
 
 @login_required
@@ -122,8 +137,9 @@ def step_progress(request: HttpRequest, company_id: int, step_id: int):
     company = _writable_company(request, company_id)
     step = get_object_or_404(JourneyStep.objects.select_related("domain"), pk=step_id)
     status = request.POST.get("status", "")
+    anchor = f"step-{step.pk}"
     if status not in StepStatus.values:
-        messages.warning(request, "Choose a status for the step.")
-    else:
-        services.update_step_progress(company=company, step=step, status=status)
-    return _back(company.pk, "journey")
+        return _answer(request, company.pk, anchor, "Choose a status for the step.", status=400)
+    services.update_step_progress(company=company, step=step, status=status)
+    label = StepStatus(status).label.lower()
+    return _answer(request, company.pk, anchor, f"Saved: {step.name} is {label}.")

@@ -9,6 +9,10 @@
 - dashboard: everything the company page shows, read once
 """
 
+from generation.flight import register_writer
+from recommendations.services import health as _health
+from recommendations.services import insights as _insights
+from recommendations.services import recommendations as _recommendations
 from recommendations.services.content import (
     CONTENT_MODELS,
     GENERATION_FAILURES,
@@ -49,6 +53,11 @@ from recommendations.services.presentation import (
 )
 from recommendations.services.recommendations import recommendations_for
 from recommendations.services.serving import ContentPage
+
+# Rows of content produced in the background (a page that did not wait for it).
+register_writer(KIND_RECOMMENDATION, _recommendations.write_from_generation)
+register_writer(KIND_INSIGHT, _insights.write_from_generation)
+register_writer(KIND_HEALTH, _health.write_from_generation)
 
 __all__ = [
     "CONTENT_MODELS",

@@ -12,6 +12,7 @@ from django.conf import settings
 from companies.models import WRITE_ROLES, Company
 from companies.selectors import memberships_of
 from generation.models import Generation
+from generation.readable import Block, readable
 from recommendations import selectors
 from recommendations.lifecycle import Status
 from recommendations.models import GeneratedContent, JourneyDomain
@@ -35,6 +36,12 @@ KIND_NAMES = {
     KIND_INSIGHT: "Peer insights",
     KIND_HEALTH: "The health summary",
 }
+# The page's region of each kind.
+SECTIONS = {
+    KIND_RECOMMENDATION: "recommendations",
+    KIND_INSIGHT: "insights",
+    KIND_HEALTH: "health",
+}
 DASHBOARD_INSIGHTS = 5
 
 
@@ -52,8 +59,12 @@ class Card:
 
 @dataclass(frozen=True)
 class LiveCard:
+    """Content being written: its generation (followed live by the page) and the text
+    so far, readable (generation.readable), for a page opened mid-stream."""
+
     generation: Generation
     label: str
+    blocks: list[Block]
 
 
 @dataclass
@@ -66,12 +77,22 @@ class Dashboard:
     insights: list[Card] = field(default_factory=list)
     focus_domain: JourneyDomain | None = None
     health: Card | None = None
-    live: list[LiveCard] = field(default_factory=list)
+    # Content being written, by section (recommendations, insights, health).
+    live: dict[str, list[LiveCard]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
 
+    @property
+    def writing(self) -> bool:
+        return any(self.live.values())
 
-def dashboard_for(*, user, company_id: int) -> Dashboard | None:
-    """The dashboard of one of the user's companies (None: not theirs)."""
+
+def dashboard_for(*, user, company_id: int, refresh: bool = False) -> Dashboard | None:
+    """The dashboard of one of the user's companies (None: not theirs), from what is
+    stored: nothing here waits on the model. What is missing, stale or expired is
+    claimed and written in the background (generation.flight's single flight, a
+    Django-Q2 task) and shows as a card being written, beside the earlier version
+    when there is one. `refresh`: the page re-reading its own regions (after a stream
+    ends, after an action): not a new read, so no cache hit is counted."""
     memberships = memberships_of(user=user)
     membership = next((m for m in memberships if m.company_id == company_id), None)
     if membership is None:
@@ -85,9 +106,9 @@ def dashboard_for(*, user, company_id: int) -> Dashboard | None:
         journey=lookups.journey,
     )
     reads = {
-        KIND_RECOMMENDATION: _recommendations(page, lookups),
-        KIND_INSIGHT: _insights(page, lookups),
-        KIND_HEALTH: _health(page, lookups),
+        KIND_RECOMMENDATION: _recommendations(page, lookups, count=not refresh),
+        KIND_INSIGHT: _insights(page, lookups, count=not refresh),
+        KIND_HEALTH: _health(page, lookups, count=not refresh),
     }
     context_hash = lookups.current_hash()
     page.recommendations = [
@@ -96,13 +117,12 @@ def dashboard_for(*, user, company_id: int) -> Dashboard | None:
     page.insights = [_card(i, context_hash, reads[KIND_INSIGHT]) for i in page.insights]
     if page.health is not None:
         page.health = _card(page.health, context_hash, reads[KIND_HEALTH])
-    # Content being written shows as its own card; with every item current there is
-    # none to look for.
-    if any(read is not None and read.error for read in reads.values()) or _incomplete(page):
-        page.live = [
-            LiveCard(g, KIND_NAMES.get(g.kind, g.kind))
-            for g in selectors.live_generations_for(company=company)
+    page.live = {
+        SECTIONS[kind]: [
+            LiveCard(g, KIND_NAMES[kind], readable(g.text)) for g in (read.pending if read else [])
         ]
+        for kind, read in reads.items()
+    }
     return page
 
 
@@ -122,12 +142,16 @@ def _read(page: Dashboard, section: str, read, *, nothing: str, partly: str) -> 
     return content
 
 
-def _recommendations(page: Dashboard, lookups: ReadLookups) -> ContentPage:
+def _recommendations(page: Dashboard, lookups: ReadLookups, *, count: bool) -> ContentPage:
     content = _read(
         page,
         "recommendations",
         lambda: recommendations_for(
-            company=page.company, limit=settings.RECOMMENDATIONS_DEFAULT_LIMIT, lookups=lookups
+            company=page.company,
+            limit=settings.RECOMMENDATIONS_DEFAULT_LIMIT,
+            lookups=lookups,
+            wait=False,
+            count_hit=count,
         ),
         nothing=f"{UNAVAILABLE}, and there are no earlier recommendations to show.",
         partly=f"{UNAVAILABLE}: some recommendations could not be made yet.",
@@ -139,7 +163,7 @@ def _recommendations(page: Dashboard, lookups: ReadLookups) -> ContentPage:
     return content
 
 
-def _insights(page: Dashboard, lookups: ReadLookups) -> ContentPage | None:
+def _insights(page: Dashboard, lookups: ReadLookups, *, count: bool) -> ContentPage | None:
     domain, step = resolve_insight_target(domain=None, step=None, journey=lookups.journey)
     if domain is None:
         return None
@@ -154,6 +178,8 @@ def _insights(page: Dashboard, lookups: ReadLookups) -> ContentPage | None:
             step=step,
             take=lambda rows: list(rows[:DASHBOARD_INSIGHTS]),
             lookups=lookups,
+            wait=False,
+            count_hit=count,
         ),
         nothing=unavailable,
         partly=unavailable,
@@ -162,11 +188,13 @@ def _insights(page: Dashboard, lookups: ReadLookups) -> ContentPage | None:
     return content
 
 
-def _health(page: Dashboard, lookups: ReadLookups) -> ContentPage:
+def _health(page: Dashboard, lookups: ReadLookups, *, count: bool) -> ContentPage:
     content = _read(
         page,
         "health",
-        lambda: health_summary_for(company=page.company, lookups=lookups),
+        lambda: health_summary_for(
+            company=page.company, lookups=lookups, wait=False, count_hit=count
+        ),
         nothing=f"{UNAVAILABLE}, and there is no earlier health summary to show.",
         partly="",
     )
@@ -199,13 +227,3 @@ def _card(served: tuple, context_hash: str, content: ContentPage | None) -> Card
     if is_new:
         return Card(item, status, "new", "New: made for your current situation.")
     return Card(item, status, "current", "Current.")
-
-
-def _incomplete(page: Dashboard) -> bool:
-    cards = [*page.recommendations, *page.insights, *([page.health] if page.health else [])]
-    return (
-        page.health is None
-        or not page.recommendations
-        or (page.focus_domain is not None and not page.insights)
-        or any(card.state in ("generating", "fallback") for card in cards)
-    )

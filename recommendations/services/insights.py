@@ -6,7 +6,9 @@ from django.db import models
 
 from companies.models import Company
 from core.errors import DomainError
+from generation.errors import GenerationPending
 from generation.flight import Source, get_or_generate
+from generation.hashing import sha256_of
 from generation.models import Generation
 from generation.throttles import charge_generation
 from recommendations import selectors
@@ -19,6 +21,7 @@ from recommendations.services.serving import (
     count_fallback,
     failure_of,
     is_stored,
+    scope_ids,
     serve,
     store_in_transaction,
 )
@@ -71,11 +74,15 @@ def insights_for(
     step: JourneyStep | None,
     take: Callable[[models.QuerySet], list],
     lookups: ReadLookups | None = None,
+    wait: bool = True,
+    count_hit: bool = True,
 ) -> ContentPage:
     """The insights of a domain (or step) for the current context, made if missing;
     when they cannot be made, the target's earlier ones marked as fallback. `take`
     turns the queryset into the page's rows (the API paginates, the dashboard slices):
-    the API and the dashboard read through this one function."""
+    the API and the dashboard read through this one function. `wait=False`: nothing
+    is made in this request; what is missing is written in the background (`pending`)
+    and the target's earlier insights stand in for it."""
     lookups = lookups or fresh_lookups(company=company)
     context_hash = lookups.current_hash()
     target = {"company": company, "domain": domain, "step": step}
@@ -83,11 +90,22 @@ def insights_for(
     # The page shows the target's current insights: nothing to make, no query more.
     if _covers_target(lookups=lookups, rows=rows, domain=domain, step=step):
         page = ContentPage(items=rows, context_hash=context_hash)
-        return serve(KIND_INSIGHT, company, page, present_rows=True, hit=True)
-    context_hash, failure = ensure_insights(lookups=lookups, domain=domain, step=step)
+        return serve(KIND_INSIGHT, company, page, present_rows=True, hit=count_hit)
+    pending: list[Generation] = []
+    try:
+        context_hash, failure = ensure_insights(
+            lookups=lookups, domain=domain, step=step, wait=wait
+        )
+    except GenerationPending as exc:
+        failure = None
+        pending.append(exc.generation)
     queryset = selectors.insights_queryset(context_hash=context_hash, **target)
     fallback: set[int] = set()
-    if failure is not None and not queryset.exists():
+    if pending and not queryset.exists():
+        # Being written: the target's earlier insights meanwhile, if it has any.
+        rows = take(selectors.insights_queryset(live_only=False, **target))
+        fallback = {r.pk for r in rows}
+    elif failure is not None and not queryset.exists():
         # The provider failed: serve the target's earlier insights, marked as such.
         queryset = selectors.insights_queryset(live_only=False, **target)
         if not queryset.exists():
@@ -103,15 +121,17 @@ def insights_for(
         error=failure.message if failure else "",
         failure=failure,
         fallback=fallback,
+        pending=pending,
     )
     return serve(KIND_INSIGHT, company, page, present_rows=True, hit=False)
 
 
 def ensure_insights(
-    *, lookups: ReadLookups, domain: JourneyDomain, step: JourneyStep | None
+    *, lookups: ReadLookups, domain: JourneyDomain, step: JourneyStep | None, wait: bool = True
 ) -> tuple[str, DomainError | None]:
     """Make the insights of a domain (or a step) for the current context if there are
-    none; returns (context_hash, failure)."""
+    none; returns (context_hash, failure). Raises GenerationPending when they are
+    being written and the caller does not wait."""
     company = lookups.company
     context_hash = lookups.current_hash()
     prompt_id = lookups.prompt_id(KIND_INSIGHT)
@@ -143,6 +163,8 @@ def ensure_insights(
             prompt_key=KIND_INSIGHT,
             inputs=inputs,
             company_id=company.pk,
+            stream=True,
+            wait=wait,
             on_result=on_result,
         )
     except GENERATION_FAILURES as exc:
@@ -152,3 +174,16 @@ def ensure_insights(
     if result.source != Source.GENERATED:
         store_in_transaction(on_result, result.generation)
     return snapshot.context_hash, None
+
+
+def write_from_generation(generation: Generation) -> None:
+    """The rows of insights produced in the background (the scope names the company,
+    the domain and maybe a step)."""
+    company_id, domain_id, step_id = scope_ids(generation.scope, "company", "domain", "step")
+    store_insights(
+        generation,
+        company=Company.objects.get(pk=company_id),
+        domain=JourneyDomain.objects.get(pk=domain_id),
+        step=JourneyStep.objects.get(pk=step_id) if step_id is not None else None,
+        context_hash=sha256_of(generation.inputs["context"]),
+    )

@@ -6,7 +6,9 @@ from django.conf import settings
 
 from companies.models import Company
 from core.errors import DomainError
+from generation.errors import GenerationPending
 from generation.flight import Source, get_or_generate
+from generation.hashing import sha256_of
 from generation.models import Generation
 from generation.throttles import charge_generation
 from recommendations import selectors
@@ -22,6 +24,7 @@ from recommendations.services.serving import (
     count_fallback,
     failure_of,
     is_stored,
+    scope_ids,
     serve,
     store_in_transaction,
 )
@@ -33,13 +36,19 @@ def recommendations_for(
     limit: int | None = None,
     present_rows: bool = True,
     lookups: ReadLookups | None = None,
+    wait: bool = True,
+    count_hit: bool = True,
 ) -> ContentPage:
     """Up to `limit` recommendations: the ones the company has started (until they are
     completed or expire), then the live ones of the current context and prompt version,
     generating one per missing step. Short of the limit, live ones of other contexts
     fill the page; when generation failed, the most recent earlier recommendations
     (current context first, whatever their status) are served marked as fallback. The
-    read raises (503, or 429 for a spent budget) only when there is nothing to serve."""
+    read raises (503, or 429 for a spent budget) only when there is nothing to serve.
+
+    `wait=False` (the pages, API clients that prefer not to wait) makes no model call
+    in this request: what is missing is claimed and produced in the background, listed
+    in the page's `pending`, and the steps' earlier recommendations stand in for it."""
     limit = limit or settings.RECOMMENDATIONS_DEFAULT_LIMIT
     lookups = lookups or fresh_lookups(company=company)
     context_hash = lookups.current_hash()
@@ -49,6 +58,7 @@ def recommendations_for(
         company=company, context_hash=context_hash, prompt_id=prompt_id, limit=limit
     )
     failure = None
+    pending: list[Generation] = []
     generated = False
     # Short of the limit: generate only when some step is not covered yet (one query);
     # a read whose rows already cover every step never enters the generation path.
@@ -56,7 +66,9 @@ def recommendations_for(
         company=company, context_hash=context_hash, prompt_id=prompt_id
     ):
         generated = True
-        made, failure = _generate(lookups=lookups, prompt_id=prompt_id, missing=limit - len(rows))
+        made, failure, pending = _generate(
+            lookups=lookups, prompt_id=prompt_id, missing=limit - len(rows), wait=wait
+        )
         if made:
             rows = selectors.current_recommendations(
                 company=company, context_hash=context_hash, prompt_id=prompt_id, limit=limit
@@ -66,7 +78,7 @@ def recommendations_for(
             company=company, exclude=[r.pk for r in rows], limit=limit - len(rows)
         )
     earlier: list[Recommendation] = []
-    if len(rows) < limit and failure is not None:
+    if len(rows) < limit and (failure is not None or pending):
         earlier = selectors.earlier_recommendations(
             company=company,
             context_hash=context_hash,
@@ -85,8 +97,10 @@ def recommendations_for(
         error=failure.message if failure else "",
         failure=failure,
         fallback={r.pk for r in earlier},
+        pending=pending,
     )
-    return serve(KIND_RECOMMENDATION, company, page, present_rows=present_rows, hit=not generated)
+    hit = count_hit and not generated
+    return serve(KIND_RECOMMENDATION, company, page, present_rows=present_rows, hit=hit)
 
 
 def _recommendation_inputs(snapshot: ContextSnapshot, step: JourneyStep) -> dict[str, Any]:
@@ -103,8 +117,8 @@ def _recommendation_inputs(snapshot: ContextSnapshot, step: JourneyStep) -> dict
 
 
 def _generate(
-    *, lookups: ReadLookups, prompt_id: int, missing: int
-) -> tuple[int, DomainError | None]:
+    *, lookups: ReadLookups, prompt_id: int, missing: int, wait: bool
+) -> tuple[int, DomainError | None, list[Generation]]:
     company = lookups.company
     snapshot = lookups.current_snapshot()
     taken = set(
@@ -119,6 +133,7 @@ def _generate(
     if steps:
         charge_generation()  # this request may call the model: throttled as such
     made = 0
+    pending: list[Generation] = []
     for step in steps:
 
         def on_result(generation: Generation, step: JourneyStep = step) -> None:
@@ -133,14 +148,32 @@ def _generate(
                 prompt_key=KIND_RECOMMENDATION,
                 inputs=_recommendation_inputs(snapshot, step),
                 company_id=company.pk,
+                stream=True,
+                wait=wait,
                 on_result=on_result,
             )
+        except GenerationPending as exc:
+            pending.append(exc.generation)  # being written, here or elsewhere
+            continue
         except GENERATION_FAILURES as exc:
             # Do not ask a failing provider again for the next slot in this request.
-            return made, exc
+            return made, exc, pending
         if not is_stored(result):
-            return made, failure_of(result)
+            return made, failure_of(result), pending
         if result.source != Source.GENERATED:
             store_in_transaction(on_result, result.generation)  # its row may not exist
         made += 1
-    return made, None
+    return made, None, pending
+
+
+def write_from_generation(generation: Generation) -> None:
+    """The rows of a recommendation produced in the background (its scope names the
+    company and the step; its inputs the context)."""
+    company_id, step_id = scope_ids(generation.scope, "company", "step")
+    step = JourneyStep.objects.select_related("domain").get(pk=step_id)
+    store_recommendation(
+        generation,
+        company=Company.objects.get(pk=company_id),
+        step=step,
+        context_hash=sha256_of(generation.inputs["context"]),
+    )

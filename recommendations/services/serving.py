@@ -34,6 +34,8 @@ class ContentPage:
     fallback: set[int] = field(default_factory=set)
     # Rows past their expiry, served as stale while their refresh runs.
     expired: set[int] = field(default_factory=set)
+    # Content being written for this read (in the background, or by another reader).
+    pending: list[Generation] = field(default_factory=list)
 
     def status_of(self, row: GeneratedContent) -> str:
         return Status.STALE if row.pk in self.expired else row.status
@@ -46,6 +48,14 @@ class ContentPage:
 
     def serializer_context(self) -> dict[str, Any]:
         return {"page": self}
+
+
+def scope_ids(scope: str, *names: str) -> list[int | None]:
+    """The ids a generation's scope names ("company:3:step:7" -> company 3, step 7);
+    None for a name it does not hold."""
+    parts = scope.split(":")
+    found = dict(zip(parts[::2], parts[1::2], strict=False))
+    return [int(found[name]) if name in found else None for name in names]
 
 
 def is_stored(result: GenerationResult) -> bool:

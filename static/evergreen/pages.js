@@ -1,13 +1,16 @@
 /* Evergreen pages: a little progressive enhancement, no framework.
- * - <form data-inplace="id1 id2">: posted with fetch; the regions with those ids are
- *   replaced by the same regions of the page the server redirects to. Without
+ * - <form data-inplace="id1 id2">: posted with fetch. The server answers at once with
+ *   a confirmation, shown next to the control; the button is disabled and marked busy
+ *   meanwhile. Then the regions with those ids are fetched again and replaced. Without
  *   JavaScript the form posts and the server redirects back: the same result.
- * - [data-events="url"]: follows a generation over Server-Sent Events; each chunk is
- *   appended as text (never as HTML) to its [data-stream] child; on done or failed
- *   the region [data-refresh] is fetched again from the server (cleaned there).
+ * - [data-events="url"]: follows a generation over Server-Sent Events. Its text so far
+ *   is shown in its [data-stream] child: structured output ([data-readable]) laid out
+ *   as readable text (fields as paragraphs, lists as bullets), never as JSON; plain text
+ *   as text. On done or failed the regions [data-refresh] are fetched again.
  * - [data-poll]: a region that is waiting for work done elsewhere; it is fetched
  *   again every few seconds until the server renders it without data-poll.
  * - the navigation's company picker opens the chosen company on change.
+ * A page's own re-reads carry X-Evergreen-Refresh: they are not counted as reads.
  * Model text only ever reaches the page as server-cleaned HTML or as textContent.
  */
 (function () {
@@ -17,7 +20,7 @@
   function fetchPage(url, options) {
     options = options || {};
     options.credentials = "same-origin";
-    options.headers = { "X-Requested-With": "fetch" };
+    options.headers = Object.assign({ "X-Requested-With": "fetch" }, options.headers || {});
     return fetch(url, options).then(function (response) {
       return response.text().then(function (text) {
         return { response: response, doc: new DOMParser().parseFromString(text, "text/html") };
@@ -40,25 +43,120 @@
   }
 
   function refresh(ids) {
-    return fetchPage(window.location.href).then(function (page) {
-      replaceRegions(page.doc, ids);
+    return fetchPage(window.location.href, { headers: { "X-Evergreen-Refresh": "1" } })
+      .then(function (page) { replaceRegions(page.doc, ids); });
+  }
+
+  /* The value JSON text would have if it ended here: open strings and brackets
+   * closed, a dangling comma, colon or key dropped (generation/readable.py). */
+  function completeJson(text) {
+    var stack = [], inString = false, escaped = false;
+    for (var i = 0; i < text.length; i++) {
+      var c = text[i];
+      if (inString) {
+        if (escaped) { escaped = false; }
+        else if (c === "\\") { escaped = true; }
+        else if (c === '"') { inString = false; }
+      } else if (c === '"') { inString = true; }
+      else if (c === "{" || c === "[") { stack.push(c === "{" ? "}" : "]"); }
+      else if ((c === "}" || c === "]") && stack.length) { stack.pop(); }
+    }
+    var candidate = text;
+    if (inString) { candidate = (escaped ? candidate.slice(0, -1) : candidate) + '"'; }
+    for (var tries = 0; tries < 4 && candidate; tries++) {
+      try { return JSON.parse(candidate + stack.slice().reverse().join("")); }
+      catch (e) { candidate = dropDangling(candidate); }
+    }
+    return null;
+  }
+
+  function dropDangling(text) {
+    text = text.replace(/\s+$/, "");
+    var last = text[text.length - 1];
+    if (last === "," || last === ":") { return text.slice(0, -1); }
+    var cut;
+    if (last === '"') {
+      cut = Math.max(text.lastIndexOf(","), text.lastIndexOf("{"));
+      return text[cut] === "{" ? text.slice(0, cut + 1) : text.slice(0, cut);
+    }
+    cut = Math.max(text.lastIndexOf(","), text.lastIndexOf(":"));
+    return cut > 0 ? text.slice(0, cut) : "";
+  }
+
+  function humanize(key) {
+    var words = key.replace(/_/g, " ");
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
+  function scalar(value) {
+    return typeof value === "boolean" ? (value ? "yes" : "no") : String(value);
+  }
+
+  function blocks(value, label, out) {
+    if (Array.isArray(value)) {
+      var flat = value.every(function (v) { return v === null || typeof v !== "object"; });
+      if (flat) { out.push({ label: label, items: value.map(scalar) }); }
+      else { value.forEach(function (v) { blocks(v, label, out); }); }
+    } else if (value !== null && typeof value === "object") {
+      Object.keys(value).forEach(function (key) { blocks(value[key], humanize(key), out); });
+    } else if (value !== null && value !== undefined) {
+      out.push({ label: label, text: scalar(value) });
+    }
+    return out;
+  }
+
+  /* Lays text so far out in `target` as readable text, with DOM nodes and
+   * textContent only (model text is never parsed as HTML). */
+  function renderReadable(target, raw) {
+    var trimmed = raw.replace(/^\s+/, "");
+    var value = trimmed[0] === "{" || trimmed[0] === "[" ? completeJson(trimmed) : null;
+    var list = value === null ? [{ label: "", text: raw }] : blocks(value, "", []);
+    var fragment = document.createDocumentFragment();
+    list.forEach(function (block) {
+      var div = document.createElement("div");
+      div.className = "readable-block";
+      if (block.label) {
+        var label = document.createElement("p");
+        label.className = "readable-label";
+        label.textContent = block.label;
+        div.appendChild(label);
+      }
+      if (block.items) {
+        var ul = document.createElement("ul");
+        block.items.forEach(function (item) {
+          var li = document.createElement("li");
+          li.textContent = item;
+          ul.appendChild(li);
+        });
+        div.appendChild(ul);
+      } else {
+        var p = document.createElement("p");
+        p.textContent = block.text;
+        div.appendChild(p);
+      }
+      fragment.appendChild(div);
     });
+    target.replaceChildren(fragment);
   }
 
   function follow(region) {
     if (region.dataset.following === "1") { return; }
     region.dataset.following = "1";
     var target = region.querySelector("[data-stream]") || region;
-    var started = false;
+    var readable = target.hasAttribute("data-readable");
+    var raw = "";
     var source = new EventSource(region.dataset.events);
+    function show() {
+      if (readable) { renderReadable(target, raw); } else { target.textContent = raw; }
+    }
     source.addEventListener("chunk", function (event) {
       var data = JSON.parse(event.data);
-      if (!started) { target.textContent = ""; started = true; }
-      target.textContent += data.text;
+      raw += data.text;
+      show();
       var bar = region.querySelector("progress");
       if (bar && typeof data.progress === "number") { bar.value = data.progress; }
     });
-    source.addEventListener("reset", function () { target.textContent = ""; });
+    source.addEventListener("reset", function () { raw = ""; show(); });
     function finish() {
       source.close();
       var ids = (region.dataset.refresh || region.id).split(" ").filter(Boolean);
@@ -88,21 +186,58 @@
     scope.querySelectorAll("[data-poll]").forEach(poll);
   }
 
-  window.Evergreen = { refresh: refresh };
+  /* The confirmation next to a control: a polite live region in the nearest element
+   * with an id around the form (the step, the recommendation), so it survives the
+   * refresh of the region around it. */
+  function anchorOf(form) {
+    var el = form.parentElement;
+    while (el && !el.id) { el = el.parentElement; }
+    return el;
+  }
+
+  function confirm(anchor, text, failed) {
+    if (!anchor) { return; }
+    var note = anchor.querySelector(":scope > .confirm");
+    if (!note) {
+      note = document.createElement("p");
+      note.className = "confirm";
+      note.setAttribute("role", "status");
+      anchor.appendChild(note);
+    }
+    note.classList.toggle("failed", !!failed);
+    note.textContent = text;
+  }
+
+  window.Evergreen = { refresh: refresh, completeJson: completeJson };
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
     if (!form.matches("form[data-inplace]")) { return; }
     event.preventDefault();
-    var button = event.submitter;
+    var button = event.submitter || form.querySelector("button");
     var body = new FormData(form);
     if (button && button.name) { body.append(button.name, button.value); }
+    var anchor = anchorOf(form);
+    var anchorId = anchor && anchor.id;
     form.setAttribute("aria-busy", "true");
-    fetchPage(form.action, { method: "POST", body: body }).then(function (page) {
-      replaceRegions(page.doc, form.dataset.inplace.split(" ").filter(Boolean));
-      var message = page.doc.getElementById("messages");
-      var here = document.getElementById("messages");
-      if (message && here) { here.replaceWith(document.importNode(message, true)); }
+    if (button) { button.disabled = true; button.classList.add("busy"); }
+    confirm(anchor, "Saving…");
+    fetch(form.action, {
+      method: "POST",
+      body: body,
+      credentials: "same-origin",
+      headers: { "X-Requested-With": "fetch", "Accept": "application/json" },
+    }).then(function (response) {
+      return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+    }).then(function (answer) {
+      form.removeAttribute("aria-busy");
+      if (button) { button.disabled = false; button.classList.remove("busy"); }
+      var text = answer.data.message || (answer.ok ? "Saved." : "Not saved.");
+      confirm(anchor, text, !answer.ok);
+      // What the action caused (new content, another state) comes in afterwards.
+      return refresh(form.dataset.inplace.split(" ").filter(Boolean)).then(function () {
+        confirm(document.getElementById(anchorId), text, !answer.ok);
+      });
     }).catch(function () {
       form.removeAttribute("aria-busy");
       form.submit();

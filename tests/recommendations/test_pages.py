@@ -5,6 +5,7 @@ from generation.errors import ProviderError
 from recommendations import services
 from recommendations.lifecycle import Status
 from recommendations.models import Recommendation
+from tests.builders import run_queued_tasks
 from tests.recommendations.builders import make_recommendation
 
 
@@ -28,21 +29,48 @@ def test_pages_need_a_login(company):
     assert response.status_code == 302
 
 
-def test_the_dashboard_shows_journey_recommendations_insights_and_health(
-    member, company, steps, provider
+def test_the_dashboard_never_waits_on_the_model_and_shows_what_is_being_written(
+    member, company, steps, provider, open_page
 ):
-    page = logged_in(member).get(reverse("company-dashboard", args=[company.pk]))
+    page = open_page(logged_in(member), reverse("company-dashboard", args=[company.pk]))
 
     assert page.status_code == 200
-    assert provider.calls == 5  # 3 recommendations, 1 insight set, 1 health summary
+    assert provider.calls == 0  # nothing is made inside the request
     for section in ('id="journey"', 'id="recommendations"', 'id="insights"', 'id="health"'):
         assert section in page.text
+    assert page.text.count("is being written") == 5  # 3 recommendations, insights, health
+    assert page.text.count('data-events="/api/generations/') == 5
+
+    assert run_queued_tasks() == 5  # the background work: one call each
+    assert provider.calls == 5
+    page = logged_in(member).get(reverse("company-dashboard", args=[company.pk]))
+    assert "is being written" not in page.text
     assert steps[0].domain.name in page.text
     assert 'class="badge offline"' in page.text
     assert Recommendation.objects.filter(status=Status.ACTIVE).count() == 3
 
     logged_in(member).get(reverse("company-dashboard", args=[company.pk]))
     assert provider.calls == 5
+
+
+def test_a_page_request_makes_no_provider_call_whatever_is_missing(
+    member, company, steps, provider, open_page
+):
+    client = logged_in(member)
+    dashboard = reverse("company-dashboard", args=[company.pk])
+    open_page(client, dashboard)
+    run_queued_tasks()
+    calls = provider.calls
+    # Everything goes stale at once: a new context.
+    services.update_step_progress(company=company, step=steps[0], status="completed")
+
+    page = open_page(client, dashboard)
+
+    assert page.status_code == 200
+    assert provider.calls == calls
+    assert "An earlier version, shown while a new one is being made." in page.text
+    run_queued_tasks()
+    assert provider.calls == calls + 5
 
 
 def test_model_text_is_rendered_as_clean_markdown(member, company, steps, provider):
@@ -67,11 +95,16 @@ def test_model_text_is_rendered_as_clean_markdown(member, company, steps, provid
     assert "&lt;b&gt;Bold&lt;/b&gt; move" in page.text
 
 
-def test_content_of_an_earlier_context_is_labelled(member, company, steps, provider):
+def test_content_of_an_earlier_context_is_labelled(
+    member, company, steps, provider, open_page
+):
     make_recommendation(company=company, context_hash="0" * 64, step=steps[0])
     provider.fail_with = ProviderError("down", transient=False)
+    client = logged_in(member)
+    open_page(client, reverse("company-dashboard", args=[company.pk]))
+    run_queued_tasks()  # the background calls fail
 
-    page = logged_in(member).get(reverse("company-dashboard", args=[company.pk]))
+    page = client.get(reverse("company-dashboard", args=[company.pk]))
 
     assert page.status_code == 200
     assert "An earlier version, shown because the model is unavailable right now." in page.text
@@ -146,9 +179,13 @@ def test_the_picker_does_not_open_another_companys_dashboard(member, other_compa
     assert response.status_code == 404
 
 
-def test_start_complete_and_feedback_without_javascript(member, company, steps, provider):
+def test_start_complete_and_feedback_without_javascript(
+    member, company, steps, provider, open_page
+):
     client = logged_in(member)
     dashboard = reverse("company-dashboard", args=[company.pk])
+    open_page(client, dashboard)
+    run_queued_tasks()
     client.get(dashboard)
     rec = Recommendation.objects.filter(company=company).order_by("pk").last()
 
@@ -229,32 +266,26 @@ def test_every_control_of_another_company_is_404(member, company, other_company,
         assert client.post(url, {"rating": "3", "status": "completed"}).status_code == 404, url
 
 
-def test_a_generation_in_progress_is_followed_over_sse(member, company, steps, provider):
-    import uuid
-
-    from generation.errors import ProviderError
+def test_a_second_reader_sees_the_text_so_far_as_readable_text(member, company, steps, provider):
     from generation.models import Generation, GenerationStatus
 
     client = logged_in(member)
-    # Nothing stored yet, and the model unavailable to this process: the health summary
-    # another process is writing is what the page has.
-    provider.fail_with = ProviderError("down", transient=False)
-    generation = Generation.objects.create(
-        kind="health_summary",
-        scope=f"company:{company.pk}",
-        context_hash=uuid.uuid4().hex,
-        company=company,
-        stream=True,
+    client.get(reverse("company-dashboard", args=[company.pk]))
+    # The health summary's claim, half streamed by the background task.
+    health = Generation.objects.get(kind="health_summary", company=company)
+    Generation.objects.filter(pk=health.pk).update(
         status=GenerationStatus.STREAMING,
-        text="<script>alert(1)</script> so far",
+        text='{"score": 64, "headline": "<script>alert(1)</script> Steady", "summ',
     )
 
-    page = client.get(reverse("company-dashboard", args=[company.pk])).text
+    page = logged_in(member).get(reverse("company-dashboard", args=[company.pk])).text
 
-    assert f'data-events="/api/generations/{generation.pk}/events"' in page
+    assert f'data-events="/api/generations/{health.pk}/events"' in page
     assert "The health summary is being written" in page
-    assert "&lt;script&gt;alert(1)&lt;/script&gt; so far" in page  # text so far, escaped
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Steady" in page  # escaped, readable
     assert "<script>alert(1)" not in page
+    assert '"headline"' not in page and "{&quot;" not in page  # never the raw JSON
+    assert provider.calls == 0
 
 
 def test_each_step_control_selects_the_steps_status(member, company, steps, provider):
