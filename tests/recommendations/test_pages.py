@@ -95,9 +95,7 @@ def test_model_text_is_rendered_as_clean_markdown(member, company, steps, provid
     assert "&lt;b&gt;Bold&lt;/b&gt; move" in page.text
 
 
-def test_content_of_an_earlier_context_is_labelled(
-    member, company, steps, provider, open_page
-):
+def test_content_of_an_earlier_context_is_labelled(member, company, steps, provider, open_page):
     make_recommendation(company=company, context_hash="0" * 64, step=steps[0])
     provider.fail_with = ProviderError("down", transient=False)
     client = logged_in(member)
