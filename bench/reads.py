@@ -157,8 +157,7 @@ def _run(url: str, iterations: int, rounds: int) -> list[dict]:
     from django.urls import reverse
     from psycopg.rows import dict_row
 
-    from generation.hits import discard_pending
-    from recommendations.services import discard_presentations
+    from generation.writebehind import discard_pending
 
     common.quiet_logs()
     data = common.make_data()
@@ -241,7 +240,6 @@ def _run(url: str, iterations: int, rounds: int) -> list[dict]:
             # The write-behind counts are not what is measured here, and the database
             # is dropped after the run: the flush thread must find nothing to write.
             discard_pending()
-            discard_presentations()
         results.append(
             {
                 "read": name,

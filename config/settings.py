@@ -214,8 +214,8 @@ else:
         }
     }
 
-# Cache hits and presentations are counted in memory and written every this many
-# seconds by a thread of each process (generation/hits.py), and at exit. 0: no
+# Cache hits and showings are counted in memory and written every this many seconds
+# by a thread of each process (generation/writebehind.py), and at exit. 0: no
 # thread, written by flush_now() or at exit (config/test_settings.py: the tests flush
 # by hand).
 HIT_FLUSH_SECONDS = env.float("HIT_FLUSH_SECONDS", default=5.0)
