@@ -1,4 +1,4 @@
-"""In-process whole view against a raw psycopg floor, for each cached read (issue 11).
+"""In-process whole view against a raw psycopg floor, for each cached read.
 
     .venv/bin/python -m bench.reads [--iterations 200] [--rounds 3]
 
@@ -279,7 +279,8 @@ def least_requests(client: "WsgiClient", iterations: int, rounds: int) -> dict[s
 
 def sent_by(request) -> list[tuple[str, list]]:
     """The statements one call of `request` sends through psycopg, in order. Only
-    reads: a read that writes is what issue 11 forbids, so one is an error here."""
+    reads: a cached read writes nothing (counts are written behind), so one that
+    writes is an error here."""
     import psycopg
 
     sent = []
