@@ -43,3 +43,17 @@ def walk(
     if progress:
         progress(label, max(0, total_ids - after), total_ids)
     return changed
+
+
+def delete_in_batches(
+    old: QuerySet, *, batch_size: int, label: str = "", progress: Progress | None = None
+) -> int:
+    """Delete the rows of `old` a batch at a time (the condition re-checked in each
+    DELETE); returns the rows deleted."""
+    return walk(
+        old,
+        lambda ids: old.filter(pk__in=ids).delete()[0],
+        batch_size=batch_size,
+        label=label,
+        progress=progress,
+    )

@@ -22,7 +22,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from generation.batches import Progress, walk
+from generation.batches import Progress, delete_in_batches, walk
 from generation.models import Chunk, Generation, GenerationLog, GenerationStatus, HitCounter
 
 FINISHED = (GenerationStatus.COMPLETED, GenerationStatus.FAILED)
@@ -121,25 +121,15 @@ def purge_chunks(*, now: datetime, batch_size: int, progress: Progress | None = 
 def purge_logs(*, now: datetime, batch_size: int, progress: Progress | None = None) -> int:
     """GenerationLog rows older than the retention window (EVERGREEN_RETENTION_DAYS)."""
     old = GenerationLog.objects.filter(created_at__lt=now - retention_window())
-    return _delete_in_batches(old, batch_size=batch_size, label="logs", progress=progress)
+    return delete_in_batches(old, batch_size=batch_size, label="logs: retention", progress=progress)
 
 
 def purge_hit_counters(*, now: datetime, batch_size: int, progress: Progress | None = None) -> int:
     """HitCounter rows of days before the retention window."""
     first_day = timezone.localdate(now) - retention_window()
     old = HitCounter.objects.filter(day__lt=first_day)
-    return _delete_in_batches(old, batch_size=batch_size, label="hit counters", progress=progress)
-
-
-def _delete_in_batches(
-    old: QuerySet, *, batch_size: int, label: str, progress: Progress | None
-) -> int:
-    return walk(
-        old,
-        lambda ids: old.filter(pk__in=ids).delete()[0],
-        batch_size=batch_size,
-        label=f"{label}: retention",
-        progress=progress,
+    return delete_in_batches(
+        old, batch_size=batch_size, label="hit counters: retention", progress=progress
     )
 
 

@@ -18,7 +18,7 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from generation import retention
-from generation.batches import Progress, walk
+from generation.batches import Progress, delete_in_batches, walk
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import ContextSnapshot, GeneratedContent
 from recommendations.services import CONTENT_MODELS
@@ -142,12 +142,8 @@ def purge(
     batch_size = batch_size or settings.MAINTENANCE_BATCH_SIZE
     cutoff = now - timedelta(days=settings.EVERGREEN_RETENTION_DAYS)
     old_snapshots = ContextSnapshot.objects.filter(created_at__lt=cutoff, is_current=False)
-    report.snapshots_deleted = walk(
-        old_snapshots,
-        lambda ids: old_snapshots.filter(pk__in=ids).delete()[0],
-        batch_size=batch_size,
-        label="snapshots: retention",
-        progress=progress,
+    report.snapshots_deleted = delete_in_batches(
+        old_snapshots, batch_size=batch_size, label="snapshots: retention", progress=progress
     )
     return report
 
