@@ -1,4 +1,4 @@
-"""All the issue-11 benches, one table: `.venv/bin/python -m bench`.
+"""The read-path benches, one table: `.venv/bin/python -m bench`.
 
 In-process reads against their raw floor (bench/reads.py), HTTP req/s of the
 deliverables list against a bare DRF ListAPIView under uvicorn with and without

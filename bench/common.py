@@ -1,4 +1,4 @@
-"""What the issue-11 benches share: a database of their own, Django set up for it,
+"""What the read-path benches share: a database of their own, Django set up for it,
 one company with content for every read, medians and ratios."""
 
 import os

@@ -1,4 +1,4 @@
-"""In-process whole view against a raw psycopg floor, for each cached read (issue 11).
+"""In-process whole view against a raw psycopg floor, for each cached read.
 
     .venv/bin/python -m bench.reads [--iterations 200] [--rounds 3]
 
@@ -157,8 +157,7 @@ def _run(url: str, iterations: int, rounds: int) -> list[dict]:
     from django.urls import reverse
     from psycopg.rows import dict_row
 
-    from generation.hits import discard_pending
-    from recommendations.services import discard_presentations
+    from generation.writebehind import discard_pending
 
     common.quiet_logs()
     data = common.make_data()
@@ -241,7 +240,6 @@ def _run(url: str, iterations: int, rounds: int) -> list[dict]:
             # The write-behind counts are not what is measured here, and the database
             # is dropped after the run: the flush thread must find nothing to write.
             discard_pending()
-            discard_presentations()
         results.append(
             {
                 "read": name,
@@ -281,7 +279,8 @@ def least_requests(client: "WsgiClient", iterations: int, rounds: int) -> dict[s
 
 def sent_by(request) -> list[tuple[str, list]]:
     """The statements one call of `request` sends through psycopg, in order. Only
-    reads: a read that writes is what issue 11 forbids, so one is an error here."""
+    reads: a cached read writes nothing (counts are written behind), so one that
+    writes is an error here."""
     import psycopg
 
     sent = []

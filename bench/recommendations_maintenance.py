@@ -151,7 +151,7 @@ def run(database_url: str, rows: int, companies: int) -> None:
     marked = report.stale_total
     batches = -(-marked // settings.MAINTENANCE_BATCH_SIZE)
     print(
-        f"maintenance job: marked {marked:,} rows stale "
+        f"stale marking: marked {marked:,} rows stale "
         f"(context {report.stale_by_context['recommendation']:,}, "
         f"age {report.stale_by_age['recommendation']:,}) in {job:.2f} s; "
         f"{rows / job:,.0f} rows examined/s, {marked / job:,.0f} rows marked/s; "

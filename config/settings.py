@@ -217,8 +217,8 @@ else:
         },
     }
 
-# Cache hits and presentations are counted in memory and written every this many
-# seconds by a thread of each process (generation/hits.py), and at exit. 0: no
+# Cache hits and showings are counted in memory and written every this many seconds
+# by a thread of each process (generation/writebehind.py), and at exit. 0: no
 # thread, written by flush_now() or at exit (config/test_settings.py: the tests flush
 # by hand).
 HIT_FLUSH_SECONDS = env.float("HIT_FLUSH_SECONDS", default=5.0)
@@ -337,6 +337,8 @@ EVERGREEN_EXPIRY = {
 EVERGREEN_RETENTION_DAYS = env.int("RETENTION_DAYS", default=90)
 # Chunks of a finished stream are kept this long (a late client still replays them).
 EVERGREEN_CHUNK_GRACE = timedelta(minutes=env.int("CHUNK_GRACE_MINUTES", default=60))
+# The maintenance jobs (stale marking, retention) change this many rows per statement.
+MAINTENANCE_BATCH_SIZE = env.int("MAINTENANCE_BATCH_SIZE", default=1000)
 
 LOGGING = {
     "version": 1,
@@ -355,9 +357,8 @@ LOGGING = {
 AI_TRANSFORM_MAX_BATCH = env.int("AI_TRANSFORM_MAX_BATCH", default=5)
 AI_TRANSFORM_TIMEOUT = env.float("AI_TRANSFORM_TIMEOUT", default=10.0)
 
-# Recommendations (docs/recommendations.md): how many to show, and the maintenance batch size.
+# Recommendations (docs/recommendations.md): how many to show.
 RECOMMENDATIONS_DEFAULT_LIMIT = env.int("RECOMMENDATIONS_DEFAULT_LIMIT", default=3)
-MAINTENANCE_BATCH_SIZE = env.int("MAINTENANCE_BATCH_SIZE", default=1000)
 
 # Reviews (docs/reviews.md). Out of range, the app refuses to start.
 REVIEWS_MAX_RETRIES_PER_PERSONA = env.int("REVIEWS_MAX_RETRIES_PER_PERSONA", default=3)  # 1-10

@@ -3,18 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from generation import api as generation_api
-from generation import sse
-
 api_patterns = [
-    path("health/", generation_api.HealthView.as_view(), name="health"),
-    path(
-        "generations/<int:pk>/",
-        generation_api.GenerationDetailView.as_view(),
-        name="generation-detail",
-    ),
-    path("generations/<int:pk>/events", sse.generation_events, name="generation-events"),
-    path("usage/", generation_api.UsageView.as_view(), name="usage-api"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # GET only: the docs page has nothing to say to OPTIONS or POST (405, JSON).
     path(
@@ -29,6 +18,7 @@ urlpatterns = [
     # Sign in and out for company members: Django's views, the project's templates.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include("generation.api_urls")),
     path("api/", include(api_patterns)),
     path("api/", include("recommendations.api_urls")),
     path("api/", include("deliverables.api_urls")),

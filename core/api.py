@@ -22,7 +22,6 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import DomainError
@@ -216,10 +215,3 @@ def server_error(request):
             status=status.HTTP_500_INTERNAL_SERVER_ERROR,
         )
     return defaults.server_error(request)
-
-
-class GenerationThrottleMixin:
-    """Endpoints that may call the model cost money: throttled per user."""
-
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "generation"

@@ -1,20 +1,19 @@
 """Retention of what the generation app owns: Chunk, GenerationLog, HitCounter and
 Generation rows.
 
-`purge()` is scheduled hourly (migration 0004_retention_schedule, task
-generation.tasks.purge). Every part walks its table by primary key (keyset), a
-batch at a time (MAINTENANCE_BATCH_SIZE); each batch is one short statement, or
-for chunks and generations one short transaction of a few, so no lock is held for
-long and every row is looked at once. The condition is checked again when a batch
-is deleted, so a row that changed since it was selected stays. Running it twice
-deletes nothing the second time.
+`purge()` is the maintenance job "maintenance: generation retention", scheduled
+hourly (task generation.tasks.purge; migrations 0004 and 0007). Every part walks
+its table a batch at a time (generation/batches.py, MAINTENANCE_BATCH_SIZE); each
+batch is one short statement, or for chunks and generations one short transaction
+of a few. The condition is checked again when a batch is deleted, so a row that
+changed since it was selected stays. Running it twice deletes nothing the second
+time.
 
 Rows are handled the same whichever app asked for them: this module knows the
 generation tables only, never a domain app.
 """
 
 import os
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +22,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from generation.batches import Progress, delete_in_batches, walk
 from generation.models import Chunk, Generation, GenerationLog, GenerationStatus, HitCounter
 
 FINISHED = (GenerationStatus.COMPLETED, GenerationStatus.FAILED)
@@ -79,23 +79,7 @@ def _finished_before(before: datetime, *, now: datetime, prefix: str = "") -> Q:
     )
 
 
-def _walk(candidates: QuerySet, apply: Callable[[list[int]], int], *, batch_size: int) -> int:
-    """Take matching ids in pk order, `batch_size` at a time, and apply one statement to
-    each batch; returns the rows deleted."""
-    after, deleted = 0, 0
-    while True:
-        ids = list(
-            candidates.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
-            return deleted
-        deleted += apply(ids)
-        after = ids[-1]
-        if len(ids) < batch_size:
-            return deleted
-
-
-def purge_chunks(*, now: datetime, batch_size: int) -> int:
+def purge_chunks(*, now: datetime, batch_size: int, progress: Progress | None = None) -> int:
     """Chunks of generations that finished (completed or failed) more than the grace
     ago. Chunks of a pending or streaming generation are never touched, however old:
     the stream is still being written or taken over. A completed generation keeps its
@@ -131,20 +115,22 @@ def purge_chunks(*, now: datetime, batch_size: int) -> int:
             )
             return Chunk.objects.filter(pk__in=ids, generation_id__in=generation_ids).delete()[0]
 
-    return _walk(gone, apply, batch_size=batch_size)
+    return walk(gone, apply, batch_size=batch_size, label="chunks: retention", progress=progress)
 
 
-def purge_logs(*, now: datetime, batch_size: int) -> int:
+def purge_logs(*, now: datetime, batch_size: int, progress: Progress | None = None) -> int:
     """GenerationLog rows older than the retention window (EVERGREEN_RETENTION_DAYS)."""
     old = GenerationLog.objects.filter(created_at__lt=now - retention_window())
-    return _walk(old, lambda ids: old.filter(pk__in=ids).delete()[0], batch_size=batch_size)
+    return delete_in_batches(old, batch_size=batch_size, label="logs: retention", progress=progress)
 
 
-def purge_hit_counters(*, now: datetime, batch_size: int) -> int:
+def purge_hit_counters(*, now: datetime, batch_size: int, progress: Progress | None = None) -> int:
     """HitCounter rows of days before the retention window."""
     first_day = timezone.localdate(now) - retention_window()
     old = HitCounter.objects.filter(day__lt=first_day)
-    return _walk(old, lambda ids: old.filter(pk__in=ids).delete()[0], batch_size=batch_size)
+    return delete_in_batches(
+        old, batch_size=batch_size, label="hit counters: retention", progress=progress
+    )
 
 
 def superseded_generations(*, now: datetime) -> QuerySet:
@@ -181,7 +167,13 @@ def superseded_generations(*, now: datetime) -> QuerySet:
     )
 
 
-def purge_generations(*, now: datetime, batch_size: int, report: RetentionReport) -> int:
+def purge_generations(
+    *,
+    now: datetime,
+    batch_size: int,
+    report: RetentionReport,
+    progress: Progress | None = None,
+) -> int:
     """Delete superseded_generations() a batch at a time, each batch in one short
     transaction: lock the rows that still qualify (skipping any row another process
     holds), then delete them (their chunks go with them, links to them are emptied)."""
@@ -201,10 +193,17 @@ def purge_generations(*, now: datetime, batch_size: int, report: RetentionReport
         report.chunks_deleted += per_model.get(Chunk._meta.label, 0)
         return per_model.get(Generation._meta.label, 0)
 
-    return _walk(gone, apply, batch_size=batch_size)
+    return walk(
+        gone, apply, batch_size=batch_size, label="generations: retention", progress=progress
+    )
 
 
-def purge(*, now: datetime | None = None, batch_size: int | None = None) -> RetentionReport:
+def purge(
+    *,
+    now: datetime | None = None,
+    batch_size: int | None = None,
+    progress: Progress | None = None,
+) -> RetentionReport:
     """Delete what generation no longer needs: chunks of finished generations past the
     grace, logs and hit counters past the retention window, and superseded
     generations past the window (see superseded_generations for the rule).
@@ -214,8 +213,9 @@ def purge(*, now: datetime | None = None, batch_size: int | None = None) -> Rete
     now = now or timezone.now()
     batch_size = batch_size or settings.MAINTENANCE_BATCH_SIZE
     report = RetentionReport()
-    report.chunks_deleted = purge_chunks(now=now, batch_size=batch_size)
-    report.logs_deleted = purge_logs(now=now, batch_size=batch_size)
-    report.hit_counters_deleted = purge_hit_counters(now=now, batch_size=batch_size)
-    report.generations_deleted = purge_generations(now=now, batch_size=batch_size, report=report)
+    batches = {"now": now, "batch_size": batch_size, "progress": progress}
+    report.chunks_deleted = purge_chunks(**batches)
+    report.logs_deleted = purge_logs(**batches)
+    report.hit_counters_deleted = purge_hit_counters(**batches)
+    report.generations_deleted = purge_generations(**batches, report=report)
     return report

@@ -16,7 +16,8 @@ def revalidate(generation_id: int, owner: str) -> None:
 
 
 def purge() -> dict:
-    """Retention (scheduled hourly by migration 0004_retention_schedule); safe to run twice."""
+    """The maintenance job "maintenance: generation retention" (hourly, migrations 0004
+    and 0007); safe to run twice."""
     report = retention.purge()
     logger.info(
         "generation retention: deleted %s chunks, %s logs, %s hit counters, %s generations",

@@ -9,6 +9,10 @@ first time the request enters the generation path the domain service calls
 rate is spent. The counts are kept in the "shared" cache, shared by every worker
 process (Redis when `REDIS_CACHE_URL` is set, otherwise the database cache).
 
+A view whose every request of some method may call the model (a POST that starts
+a review run) names those methods in `generating_methods`: such a request is
+charged as soon as it is authenticated, before its body is read.
+
 Outside such a view (a task, the admin, the dashboard page) `charge_generation()`
 does nothing.
 """
@@ -45,6 +49,13 @@ class GenerationThrottleMixin:
 
     throttle_scope = "generation"
     generation_throttle_classes = [GenerationThrottle]
+    # Methods whose every request may call the model: charged up front.
+    generating_methods: frozenset[str] = frozenset()
+
+    def check_throttles(self, request) -> None:
+        super().check_throttles(request)
+        if request.method in self.generating_methods:
+            charge_generation()
 
     def dispatch(self, request, *args, **kwargs):
         charged = False

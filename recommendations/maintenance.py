@@ -1,27 +1,27 @@
-"""Expiry and retention in batches: stale by context change, stale by age (per kind),
-and deletion of old context snapshots. (What the generation app owns, its logs
-among it, has its own retention: generation/retention.py.)
+"""The recommendations' maintenance jobs, in batches: stale marking (by context
+change, and by age per kind: expiry) and retention (deletion of old context
+snapshots). What the generation app owns, its logs among it, has its own retention
+job (generation/retention.py); `run_maintenance()` runs them all, as the schedules
+do.
 
 Each batch is one short statement in its own transaction (autocommit), so no lock is
 held for long and readers are never blocked for the whole run. Batches walk the table
-by primary key (keyset), so every row is looked at once however many match. Every
-job is idempotent: running it twice changes nothing the second time.
+by primary key (generation/batches.py), so every row is looked at once however many
+match. Every job is idempotent: running it twice changes nothing the second time.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from generation import retention
+from generation.batches import Progress, delete_in_batches, walk
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import ContextSnapshot, GeneratedContent
 from recommendations.services import CONTENT_MODELS
-
-# Called with (task label, ids advanced, id-space total) after each batch.
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -40,35 +40,6 @@ class MaintenanceReport:
             "stale_by_age": self.stale_by_age,
             "snapshots_deleted": self.snapshots_deleted,
         }
-
-
-def _walk(
-    label: str,
-    candidates: QuerySet,
-    apply: Callable[[list[int]], int],
-    *,
-    batch_size: int,
-    progress: Progress | None,
-) -> int:
-    """Take matching ids in pk order, `batch_size` at a time, and apply one statement
-    to each batch; returns the rows changed."""
-    total_ids = (candidates.model.objects.aggregate(m=Max("pk"))["m"] or 0) if progress else 0
-    after, changed = 0, 0
-    while True:
-        ids = list(
-            candidates.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)[:batch_size]
-        )
-        if not ids:
-            break
-        changed += apply(ids)
-        if progress:
-            progress(label, ids[-1] - after, total_ids)
-        after = ids[-1]
-        if len(ids) < batch_size:
-            break
-    if progress:
-        progress(label, max(0, total_ids - after), total_ids)
-    return changed
 
 
 def mark_stale_by_context(
@@ -96,11 +67,11 @@ def mark_stale_by_context(
             status=Status.STALE, stale_at=timezone.now()
         )
 
-    return _walk(
-        f"{model._meta.model_name}: context",
+    return walk(
         candidates,
         apply,
         batch_size=batch_size,
+        label=f"{model._meta.model_name}: context",
         progress=progress,
     )
 
@@ -130,11 +101,11 @@ def mark_stale_by_age(
             status=Status.STALE, stale_at=timezone.now()
         )
 
-    return _walk(
-        f"{kind}: age",
+    return walk(
         model.objects.filter(expired),
         apply,
         batch_size=batch_size,
+        label=f"{kind}: age",
         progress=progress,
     )
 
@@ -157,7 +128,7 @@ def mark_stale(
     return report
 
 
-def cleanup(
+def purge(
     *,
     now: datetime | None = None,
     batch_size: int | None = None,
@@ -171,22 +142,30 @@ def cleanup(
     batch_size = batch_size or settings.MAINTENANCE_BATCH_SIZE
     cutoff = now - timedelta(days=settings.EVERGREEN_RETENTION_DAYS)
     old_snapshots = ContextSnapshot.objects.filter(created_at__lt=cutoff, is_current=False)
-    report.snapshots_deleted = _walk(
-        "snapshots: retention",
-        old_snapshots,
-        lambda ids: old_snapshots.filter(pk__in=ids).delete()[0],
-        batch_size=batch_size,
-        progress=progress,
+    report.snapshots_deleted = delete_in_batches(
+        old_snapshots, batch_size=batch_size, label="snapshots: retention", progress=progress
     )
     return report
 
 
 def run_maintenance(
     *,
+    only: str | None = None,
     now: datetime | None = None,
     batch_size: int | None = None,
     progress: Progress | None = None,
-) -> MaintenanceReport:
-    """The daily job: stale marking, then retention."""
-    report = mark_stale(now=now, batch_size=batch_size, progress=progress)
-    return cleanup(now=now, batch_size=batch_size, progress=progress, report=report)
+) -> dict:
+    """Every maintenance job now, as the schedules run them: stale marking, then the
+    retention of recommendations and of generation (`only`: "stale" or "retention").
+    Returns what each app's jobs did."""
+    batches = {"now": now, "batch_size": batch_size, "progress": progress}
+    report = MaintenanceReport()
+    if only in (None, "stale"):
+        mark_stale(**batches, report=report)
+    if only in (None, "retention"):
+        purge(**batches, report=report)
+        return {
+            "recommendations": report.as_dict(),
+            "generation": retention.purge(**batches).as_dict(),
+        }
+    return {"recommendations": report.as_dict()}

@@ -1,4 +1,5 @@
-"""Django-Q2 entry points (scheduled by migration 0003); thin and safe to run twice."""
+"""Django-Q2 entry points of the recommendations' maintenance jobs (scheduled by
+migrations 0003 and 0005); thin and safe to run twice."""
 
 import logging
 
@@ -9,11 +10,11 @@ logger = logging.getLogger(__name__)
 
 def mark_stale() -> dict:
     report = maintenance.mark_stale()
-    logger.info("recommendations: marked %s rows stale", report.stale_total)
+    logger.info("recommendations stale marking: marked %s rows stale", report.stale_total)
     return report.as_dict()
 
 
-def cleanup() -> dict:
-    report = maintenance.cleanup()
-    logger.info("recommendations: deleted %s context snapshots", report.snapshots_deleted)
+def purge() -> dict:
+    report = maintenance.purge()
+    logger.info("recommendations retention: deleted %s context snapshots", report.snapshots_deleted)
     return report.as_dict()

@@ -12,8 +12,9 @@ from rest_framework.views import APIView
 
 from companies.models import WRITE_ROLES, Membership
 from companies.selectors import companies_for
-from core.api import ErrorSerializer, GenerationThrottleMixin, Pagination
+from core.api import ErrorSerializer, Pagination
 from generation.events import hub, release_connection
+from generation.throttles import GenerationThrottleMixin
 from reviews import selectors, services
 from reviews.lifecycle import TERMINAL
 from reviews.models import Run
@@ -77,10 +78,8 @@ def _respond(request, run: Run, *, created: bool) -> Response:
 class RunListCreateView(GenerationThrottleMixin, generics.ListAPIView):
     serializer_class = RunSummarySerializer
     pagination_class = Pagination
-
-    def get_throttles(self):
-        # Reading the list costs no model call: only POST is throttled.
-        return super().get_throttles() if self.request.method == "POST" else []
+    # Reading the list costs no model call: only starting a run is charged.
+    generating_methods = frozenset({"POST"})
 
     @extend_schema(
         parameters=[RunQuerySerializer],
@@ -152,6 +151,8 @@ class RunDetailView(APIView):
 
 
 class RevisionView(GenerationThrottleMixin, APIView):
+    generating_methods = frozenset({"POST"})
+
     @extend_schema(
         request=RevisionCreateSerializer,
         parameters=[WAIT],

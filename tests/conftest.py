@@ -18,17 +18,14 @@ def _stop_listener_hub(django_db_setup):
 
 @pytest.fixture(autouse=True)
 def _no_pending_counts():
-    """Cache hits and showings wait in process memory for a flush (generation/hits.py,
-    HIT_FLUSH_SECONDS is 0 under pytest: no thread); a test starts with none pending
-    and writes its own with `flush_now()`."""
-    from generation.hits import discard_pending
-    from recommendations.services import discard_presentations
+    """Cache hits and showings wait in process memory for a flush
+    (generation/writebehind.py, HIT_FLUSH_SECONDS is 0 under pytest: no thread); a test
+    starts with none pending and writes its own with `flush_now()`."""
+    from generation.writebehind import discard_pending
 
     discard_pending()
-    discard_presentations()
     yield
     discard_pending()
-    discard_presentations()
 
 
 @pytest.fixture(autouse=True)

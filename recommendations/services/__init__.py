@@ -46,11 +46,7 @@ from recommendations.services.lifecycle import (
     regenerate,
     start_recommendation,
 )
-from recommendations.services.presentation import (
-    discard_presentations,
-    flush_presentations,
-    present,
-)
+from recommendations.services.presentation import present
 from recommendations.services.recommendations import recommendations_for
 from recommendations.services.serving import ContentPage
 
@@ -73,10 +69,8 @@ __all__ = [
     "compute_context",
     "current_snapshot",
     "dashboard_for",
-    "discard_presentations",
     "edit_content",
     "ensure_insights",
-    "flush_presentations",
     "fresh_lookups",
     "health_summary_for",
     "insights_for",

@@ -6,7 +6,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from deliverables.models import Deliverable
 from deliverables.services import KIND
-from generation.hits import flush_now
+from generation.writebehind import flush_now
 from tests.builders import make_member
 from tests.deliverables.builders import (
     give_current_displays,

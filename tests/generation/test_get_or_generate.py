@@ -59,8 +59,8 @@ def test_second_read_is_a_cache_hit_with_no_provider_call(company, prompt, provi
 
 
 def test_cache_hit_costs_at_most_two_queries_and_no_write(company, prompt, provider):
-    from generation.hits import flush_now
     from generation.models import HitCounter
+    from generation.writebehind import flush_now
 
     ask(company)
     with CaptureQueriesContext(connection) as read:

@@ -1,4 +1,4 @@
-"""Acceptance tests of issue 2 through the real openai provider and the fake server.
+"""get_or_generate() end to end through the real openai provider and the fake server.
 
 Every provider call here is a real HTTP request to tests/fake_openai; counts are
 the server's own (`fake_openai.calls`).

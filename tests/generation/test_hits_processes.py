@@ -1,8 +1,9 @@
-"""Cache-hit counts under concurrent readers in several server processes (issue 11).
+"""Cache-hit counts under concurrent readers in several server processes.
 
-Before: every read wrote UPDATE-then-INSERT on a key without a unique constraint;
-8 concurrent readers deadlocked and piled up duplicate rows, and every UPDATE added
-to every duplicate (3,400 hits served were recorded as 8,700).
+Each process counts in memory and flushes every FLUSH_SECONDS (generation/writebehind.py)
+onto the unique key of HitCounter, rows in key order: the processes flushing at once
+must not deadlock, the day must have one counter row, not one per process or flush,
+and the hits recorded must be exactly the hits served, none lost or added twice.
 """
 
 import threading

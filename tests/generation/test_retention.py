@@ -335,11 +335,11 @@ def test_small_batches_delete_the_same_rows_as_one_batch(company, prompt):
 
 
 def test_the_schedule_exists_once_after_migrations_and_registering_again_does_not_duplicate(db):
-    migration = importlib.import_module("generation.migrations.0004_retention_schedule")
+    migration = importlib.import_module("generation.migrations.0007_maintenance_schedule_name")
 
     rows = Schedule.objects.filter(func="generation.tasks.purge")
     assert [(s.name, s.schedule_type, s.repeats) for s in rows] == [
-        ("generation: retention purge", Schedule.HOURLY, -1)
+        ("maintenance: generation retention", Schedule.HOURLY, -1)
     ]
 
     migration.register(django_apps, None)
@@ -350,9 +350,8 @@ def test_the_schedule_exists_once_after_migrations_and_registering_again_does_no
 
 
 def test_unregistering_the_schedule_removes_it(db):
-    migration = importlib.import_module("generation.migrations.0004_retention_schedule")
-
-    migration.unregister(django_apps, None)
+    for name in ("0007_maintenance_schedule_name", "0004_retention_schedule"):
+        importlib.import_module(f"generation.migrations.{name}").unregister(django_apps, None)
 
     assert not Schedule.objects.filter(func="generation.tasks.purge").exists()
 

@@ -7,9 +7,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from generation.flight import Source, get_or_generate
-from generation.hits import flush_now, record_hit
+from generation.hits import record_hit
 from generation.models import GenerationLog, HitCounter, Outcome
 from generation.selectors import usage_report, usage_stats
+from generation.writebehind import flush_now
 from tests.builders import make_prompt
 
 REC, INSIGHT = "recommendation", "insight"

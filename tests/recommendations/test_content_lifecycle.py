@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from generation import tasks
-from generation.hits import flush_now
 from generation.models import Generation, Prompt
 from generation.prompts import active_prompt, new_version_from, rollback_prompt
+from generation.writebehind import flush_now
 from recommendations import services
 from recommendations.lifecycle import Status
 from recommendations.models import HealthSummary, Insight, Recommendation

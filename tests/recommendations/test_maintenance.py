@@ -127,7 +127,7 @@ def test_retention_deletes_old_snapshots_but_never_a_current_one_nor_generation_
     old_log = GenerationLog.objects.create(outcome="success", created_at=long_ago, **log_fields)
     new_log = GenerationLog.objects.create(outcome="success", **log_fields)
 
-    report = maintenance.cleanup()
+    report = maintenance.purge()
 
     assert report.snapshots_deleted == 1
     assert set(ContextSnapshot.objects.values_list("pk", flat=True)) == {
@@ -141,10 +141,12 @@ def test_retention_deletes_old_snapshots_but_never_a_current_one_nor_generation_
 
 def test_the_schedules_are_registered_once_with_their_tasks(db):
     names = {
-        "recommendations: mark stale": "recommendations.tasks.mark_stale",
-        "recommendations: retention cleanup": "recommendations.tasks.cleanup",
+        "maintenance: recommendations stale marking": "recommendations.tasks.mark_stale",
+        "maintenance: recommendations retention": "recommendations.tasks.purge",
     }
-    migration = importlib.import_module("recommendations.migrations.0003_schedules")
+    migration = importlib.import_module(
+        "recommendations.migrations.0005_maintenance_schedule_names"
+    )
 
     migration.register(django_apps, None)  # a second registration changes nothing
 
@@ -163,23 +165,40 @@ def test_the_task_entry_points_run_the_job(company):
     make_recommendation(company=company, context_hash="0" * 64)
 
     assert tasks.mark_stale()["stale_by_context"]["recommendation"] == 1
-    assert tasks.cleanup() == {
+    assert tasks.purge() == {
         "stale_by_context": {},
         "stale_by_age": {},
         "snapshots_deleted": 0,
     }
 
 
-def test_the_command_runs_the_same_job_with_a_progress_bar(company, capsys):
+def test_the_command_runs_every_maintenance_job_with_a_progress_bar(company, capsys):
     services.refresh_context(company=company)
     make_recommendation(company=company, context_hash="0" * 64)
+    long_ago = timezone.now() - timedelta(days=91)
+    log_fields = {"kind": "insight", "provider": "offline", "model": "offline"}
+    GenerationLog.objects.create(outcome="success", created_at=long_ago, **log_fields)
     out = io.StringIO()
 
     call_command("run_maintenance", "--batch-size", "10", stdout=out)
 
     report = json.loads(out.getvalue())
-    assert report["stale_by_context"]["recommendation"] == 1
-    assert "recommendation: context" in capsys.readouterr().err  # the tqdm bar
+    assert report["recommendations"]["stale_by_context"]["recommendation"] == 1
+    assert report["generation"]["logs_deleted"] == 1
+    bars = capsys.readouterr().err  # tqdm's
+    assert "recommendation: context" in bars and "logs: retention" in bars
+
+
+def test_the_command_runs_only_the_stale_marking_when_asked(company):
+    services.refresh_context(company=company)
+    make_recommendation(company=company, context_hash="0" * 64)
+    out = io.StringIO()
+
+    call_command("run_maintenance", "--only", "stale", "--no-progress", stdout=out)
+
+    report = json.loads(out.getvalue())
+    assert set(report) == {"recommendations"}
+    assert report["recommendations"]["stale_by_context"]["recommendation"] == 1
 
 
 # --- 100,000 rows ----------------------------------------------------------------------

@@ -4,8 +4,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from generation.hits import flush_now
 from generation.models import HitCounter
+from generation.writebehind import flush_now
 from recommendations.models import CompanyStepProgress, Recommendation
 from tests.builders import run_queued_tasks
 

@@ -4,8 +4,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from generation.errors import ProviderError
-from generation.hits import flush_now
 from generation.models import Generation
+from generation.writebehind import flush_now
 from recommendations import services
 from recommendations.lifecycle import Status
 from recommendations.models import ContextSnapshot, Recommendation, StepStatus

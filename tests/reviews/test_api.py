@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.core import checks
 from rest_framework.test import APIClient
+from rest_framework.throttling import ScopedRateThrottle
 
 from reviews.aggregation import Vote, decide
 from reviews.conf import check_settings
@@ -111,6 +112,20 @@ def test_a_running_run_is_202_with_its_partial_state(api, member):
     assert body["status"] == "running"
     assert body["proposal"] is None and body["reviews"] == [] and body["decision"] is None
     assert body["events_url"].endswith("/events")
+
+
+def test_starting_runs_is_throttled_and_reading_them_is_not(api, member, monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"generation": "2/minute"})
+    run = start_run(member=member)
+
+    starts = [api.post(RUNS_URL, {"idea": "x"}, format="json") for _ in range(3)]
+    revision = api.post(f"{run_url(run)}revisions/", {"edit_notes": "x"}, format="json")
+
+    assert [r.status_code for r in starts] == [202, 202, 429]
+    assert starts[-1]["Retry-After"]
+    assert revision.status_code == 429
+    assert Run.objects.count() == 3
+    assert {api.get(RUNS_URL).status_code for _ in range(5)} == {200}
 
 
 def test_metrics_per_day(api, member):

@@ -9,14 +9,18 @@ from recommendations import maintenance
 
 class Command(BaseCommand):
     help = (
-        "Run the recommendations maintenance job now: mark stale by context and by age, "
-        "then delete context snapshots past retention (same as the schedules)."
+        "Run every maintenance job now, as the schedules do: mark stale by context and by "
+        "age, then delete what is past retention (context snapshots, generation chunks, "
+        "logs, hit counters and superseded generations)."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--batch-size", type=int, default=None)
         parser.add_argument(
-            "--only", choices=["stale", "cleanup"], default=None, help="Run one half of the job."
+            "--only",
+            choices=["stale", "retention"],
+            default=None,
+            help="Run only the stale marking, or only the retention jobs.",
         )
         parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
 
@@ -31,15 +35,11 @@ class Command(BaseCommand):
                 )
             bar.update(min(advanced, max(0, bar.total - bar.n)))
 
-        kwargs = {"batch_size": batch_size, "progress": None if no_progress else progress}
         try:
-            if only == "stale":
-                report = maintenance.mark_stale(**kwargs)
-            elif only == "cleanup":
-                report = maintenance.cleanup(**kwargs)
-            else:
-                report = maintenance.run_maintenance(**kwargs)
+            report = maintenance.run_maintenance(
+                only=only, batch_size=batch_size, progress=None if no_progress else progress
+            )
         finally:
             for bar in bars.values():
                 bar.close()
-        self.stdout.write(json.dumps(report.as_dict(), indent=2))
+        self.stdout.write(json.dumps(report, indent=2))

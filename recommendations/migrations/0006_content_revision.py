@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recommendations', '0004_read_indexes'),
+        ('recommendations', '0005_maintenance_schedule_names'),
     ]
 
     operations = [
