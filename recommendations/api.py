@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from companies.permissions import CompanyRouteMixin, CompanyScopedMixin, HasCompanyWriteRole
 from core.api import ErrorSerializer, WindowCountPagination
+from generation.pending import PREFER_PARAMETER, pending_body, prefers_async, read_response
 from generation.throttles import GenerationThrottleMixin
 from recommendations import selectors, services
 from recommendations.models import JourneyStep, Recommendation
@@ -16,6 +17,7 @@ from recommendations.serializers import (
     EffectivenessSerializer,
     FeedbackSerializer,
     HealthSummarySerializer,
+    InsightPageSerializer,
     InsightQuerySerializer,
     InsightSerializer,
     JourneyDomainSerializer,
@@ -42,8 +44,13 @@ class CompanyReadMixin(CompanyRouteMixin):
 
 class RecommendationListView(GenerationThrottleMixin, CompanyReadMixin, APIView):
     @extend_schema(
-        parameters=[RecommendationListQuerySerializer],
-        responses={200: RecommendationSerializer(many=True), 400: ErrorSerializer, **ERRORS},
+        parameters=[RecommendationListQuerySerializer, PREFER_PARAMETER],
+        responses={
+            200: RecommendationSerializer(many=True),
+            202: pending_body("PendingRecommendations", RecommendationSerializer(many=True)),
+            400: ErrorSerializer,
+            **ERRORS,
+        },
         summary="Recommendations for the company's current context (generated if missing)",
     )
     def get(self, request, company_id: int):
@@ -53,11 +60,12 @@ class RecommendationListView(GenerationThrottleMixin, CompanyReadMixin, APIView)
             company=self.get_company(),
             limit=query.validated_data.get("limit"),
             lookups=self.get_lookups(),
+            wait=not prefers_async(request),
         )
         data = RecommendationSerializer(
             page.items, many=True, context=page.serializer_context()
         ).data
-        return Response(data)
+        return read_response(request, data, page.pending)
 
 
 class RecommendationActionView(CompanyScopedMixin, generics.GenericAPIView):
@@ -111,8 +119,13 @@ class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAP
     pagination_class = WindowCountPagination
 
     @extend_schema(
-        parameters=[InsightQuerySerializer],
-        responses={200: InsightSerializer(many=True), 400: ErrorSerializer, **ERRORS},
+        parameters=[InsightQuerySerializer, PREFER_PARAMETER],
+        responses={
+            200: InsightSerializer(many=True),
+            202: pending_body("PendingInsights", InsightPageSerializer()),
+            400: ErrorSerializer,
+            **ERRORS,
+        },
         summary="Peer insights by domain or step, most relevant first (generated if missing)",
     )
     def get(self, request, *args, **kwargs):
@@ -131,22 +144,37 @@ class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAP
             page = self.paginate_queryset(selectors.insights_queryset(company=company).none())
             return self.get_paginated_response(self.get_serializer(page, many=True).data)
         content = services.insights_for(
-            company=company, domain=domain, step=step, take=self.paginate_queryset, lookups=lookups
+            company=company,
+            domain=domain,
+            step=step,
+            take=self.paginate_queryset,
+            lookups=lookups,
+            wait=not prefers_async(request),
         )
         data = InsightSerializer(content.items, many=True, context=content.serializer_context())
-        return self.get_paginated_response(data.data)
+        page = self.get_paginated_response(data.data).data
+        return read_response(request, page, content.pending)
 
 
 class HealthSummaryView(GenerationThrottleMixin, CompanyReadMixin, APIView):
     @extend_schema(
-        responses={200: HealthSummarySerializer, **ERRORS},
+        parameters=[PREFER_PARAMETER],
+        responses={
+            200: HealthSummarySerializer,
+            202: pending_body("PendingHealthSummary", HealthSummarySerializer(allow_null=True)),
+            **ERRORS,
+        },
         summary="The company's current health summary (generated if missing)",
     )
     def get(self, request, company_id: int):
-        page = services.health_summary_for(company=self.get_company(), lookups=self.get_lookups())
-        return Response(
-            HealthSummarySerializer(page.items[0], context=page.serializer_context()).data
+        page = services.health_summary_for(
+            company=self.get_company(),
+            lookups=self.get_lookups(),
+            wait=not prefers_async(request),
         )
+        context = page.serializer_context()
+        data = HealthSummarySerializer(page.items[0], context=context).data if page.items else None
+        return read_response(request, data, page.pending)
 
 
 class JourneyView(CompanyReadMixin, APIView):

@@ -143,6 +143,15 @@ class InsightSerializer(ContentMixin, serializers.ModelSerializer):
         list_serializer_class = CachedRepresentationListSerializer
 
 
+class InsightPageSerializer(serializers.Serializer):
+    """A numbered page of insights (the usual 200 body), for the 202's schema."""
+
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = InsightSerializer(many=True)
+
+
 class InsightQuerySerializer(serializers.Serializer):
     """A domain (its id or slug) or a step (its id) of the company's journey, which
     the view has read already: checked against it, no query."""

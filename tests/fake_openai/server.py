@@ -80,6 +80,7 @@ class FakeOpenAI:
         self._script: deque[Step] = deque()
         self._calls = 0
         self.requests: list[dict] = []
+        self.delta_pause = 0.0
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self  # type: ignore[attr-defined]
@@ -111,6 +112,12 @@ class FakeOpenAI:
     def delay(self, seconds: float, *, times: int | None = 1) -> FakeOpenAI:
         """Sleep before answering normally: past the client timeout, the client gives up."""
         return self._push(Step("delay", seconds=seconds, times=times))
+
+    def pace(self, seconds: float) -> FakeOpenAI:
+        """Pause this long between the text deltas of every streamed reply (a model
+        writing at a person's reading speed); 0 sends them at once."""
+        self.delta_pause = seconds
+        return self
 
     def malformed(self, *, times: int | None = 1) -> FakeOpenAI:
         """HTTP 200 with a body that is not valid JSON (or a broken event stream)."""
@@ -401,6 +408,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if cut_after is not None and deltas >= cut_after:
                     return  # the connection closes: no response.completed
                 deltas += 1
+                if self.fake.delta_pause:
+                    time.sleep(self.fake.delta_pause)
             payload = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n"
             self.wfile.write(payload.encode())
             self.wfile.flush()
