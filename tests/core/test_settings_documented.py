@@ -52,12 +52,17 @@ def read_example() -> dict[str, str]:
 
 def same(kind: str, default: object, written: str) -> bool:
     if kind == "bool":
-        return written.lower() in ("true", "1", "yes", "on") if default else written.lower() in (
-            "false",
-            "0",
-            "no",
-            "off",
-            "",
+        return (
+            written.lower() in ("true", "1", "yes", "on")
+            if default
+            else written.lower()
+            in (
+                "false",
+                "0",
+                "no",
+                "off",
+                "",
+            )
         )
     if kind in ("int", "float"):
         return float(written.replace("_", "")) == float(default)
