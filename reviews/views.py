@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from companies.selectors import can_write, companies_for
 from reviews import selectors, services
+from reviews.errors import public_error
 from reviews.serializers import MAX_IDEA
 
 
@@ -53,6 +54,8 @@ def run_page(request: HttpRequest, pk) -> HttpResponse:
             "proposal": proposal,
             "sections": _sections(proposal),
             "decision": getattr(run, "decision", None) if hasattr(run, "decision") else None,
+            # The provider's own words stay in the admin: the page shows the public error.
+            "error": public_error(run.error) if run.error else None,
             "reviews": list(run.reviews.all()),
             "last_event": last_event,
             "timeline": selectors.timeline(run=run),
