@@ -1,16 +1,19 @@
 """Reads shared by the API, the pages and the services, already scoped and flat (no N+1)."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet, Subquery
 
 from companies.selectors import companies_for
 from deliverables.models import Deliverable, Workspace
-from generation.models import Prompt
+from generation.models import IN_PROGRESS, Generation, Prompt
 
 # The display prompt's key: its active version is the one a current display was made by.
 PROMPT_KEY = "deliverable-display"
+# The generation kind displays are made as (usage figures are per kind).
+KIND = "deliverable_display"
 
 # The columns the listing needs: what the API shows, plus the two hashes, the prompt
 # version and the queue claim the cache-first service decides with. The raw content
@@ -44,6 +47,11 @@ class DeliverablePage:
     active_prompt_id: int | None
 
 
+def display_scope(deliverable_id: int) -> str:
+    """The generation scope a deliverable's display is made under."""
+    return f"deliverable:{deliverable_id}"
+
+
 def workspaces_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Workspace]:
     return Workspace.objects.filter(company__in=companies_for(user=user).values("pk"))
 
@@ -73,6 +81,34 @@ def deliverable_page(
         has_more=len(rows) > limit,
         active_prompt_id=rows[0].active_prompt_id if rows else None,
     )
+
+
+def deliverables_in(*, workspace_id: int, ids: list[int]) -> DeliverablePage:
+    """The deliverables of the workspace among `ids` (others are left out), as the page
+    query reads them: one query, the active display prompt version as a subquery."""
+    rows = list(
+        Deliverable.objects.filter(workspace_id=workspace_id, pk__in=ids)
+        .only(*LIST_FIELDS)
+        .annotate(active_prompt_id=Subquery(_active_prompt()))
+        .order_by("pk")
+    )
+    return DeliverablePage(
+        deliverables=rows,
+        has_more=False,
+        active_prompt_id=rows[0].active_prompt_id if rows else active_prompt_id(),
+    )
+
+
+def displays_being_made(*, deliverable_ids: list[int], now: datetime) -> set[int]:
+    """Which of these deliverables have a display generation in progress whose claim
+    still runs (a request's worker thread or a task is making it)."""
+    if not deliverable_ids:
+        return set()
+    scopes = {display_scope(pk): pk for pk in deliverable_ids}
+    rows = Generation.objects.filter(
+        kind=KIND, scope__in=scopes, status__in=IN_PROGRESS, lease_expires_at__gt=now
+    ).values_list("scope", flat=True)
+    return {scopes[scope] for scope in rows}
 
 
 def deliverable_to_transform(*, deliverable_id: int) -> Deliverable | None:

@@ -5,9 +5,8 @@ display. queue: claim and queue transforms, release claims. listing: the cache-f
 listing.
 """
 
-from deliverables.selectors import PROMPT_KEY
+from deliverables.selectors import KIND, PROMPT_KEY
 from deliverables.services.displays import (
-    KIND,
     TransformOutcome,
     display_inputs,
     is_current,

@@ -11,9 +11,17 @@ from django.db import connection
 from django.utils import timezone
 
 from deliverables import selectors
-from deliverables.models import Deliverable, DeliverableStatus, DisplayFormat, TransformationStatus
+from deliverables.models import (
+    Deliverable,
+    DeliverableStatus,
+    DisplayFormat,
+    TransformationStatus,
+    Workspace,
+)
 from deliverables.schemas import DeliverableDisplay
+from deliverables.selectors import KIND
 from deliverables.services.queue import TRANSFORM_LEASE, release_claim
+from deliverables.services.wakeups import display_changed
 from generation.errors import BudgetExceeded, ProviderUnavailable
 from generation.flight import Source, get_or_generate
 from generation.hashing import canonical_json
@@ -21,8 +29,6 @@ from generation.models import Generation
 from generation.rendering import clean_html
 
 logger = logging.getLogger(__name__)
-
-KIND = "deliverable_display"
 
 
 @dataclass
@@ -42,20 +48,22 @@ class DisplayJob:
     content: Any
     content_hash: str
     company_id: int
+    workspace_id: int
 
     @classmethod
-    def of(cls, deliverable: Deliverable, *, company_id: int) -> "DisplayJob":
+    def of(cls, deliverable: Deliverable, *, workspace: Workspace) -> "DisplayJob":
         return cls(
             deliverable_id=deliverable.pk,
             title=deliverable.title,
             content=deliverable.content,
             content_hash=deliverable.content_hash,
-            company_id=company_id,
+            company_id=workspace.company_id,
+            workspace_id=workspace.pk,
         )
 
     @property
     def scope(self) -> str:
-        return f"deliverable:{self.deliverable_id}"
+        return selectors.display_scope(self.deliverable_id)
 
     @property
     def inputs(self) -> dict[str, str]:
@@ -76,8 +84,9 @@ def transform_deliverable(*, deliverable_id: int, force: bool = False) -> Transf
     current = is_current(deliverable, active_prompt_id=selectors.active_prompt_id())
     if deliverable.status != DeliverableStatus.COMPLETED or (current and not force):
         release_claim(deliverable_id=deliverable_id)
+        display_changed(workspace_id=deliverable.workspace_id)
         return TransformOutcome("skipped")
-    return _transform(DisplayJob.of(deliverable, company_id=deliverable.workspace.company_id))
+    return _transform(DisplayJob.of(deliverable, workspace=deliverable.workspace))
 
 
 def _transform(job: DisplayJob) -> TransformOutcome:
@@ -153,7 +162,10 @@ def _write(*, job: DisplayJob, fields: dict[str, Any]) -> dict[str, Any]:
         Deliverable.objects.filter(pk=job.deliverable_id, content_hash=job.content_hash),
         **fields,
     )
-    return {**fields, TRANSFORM_LEASE.expires_field: None} if written else {}
+    if not written:
+        return {}
+    display_changed(workspace_id=job.workspace_id)
+    return {**fields, TRANSFORM_LEASE.expires_field: None}
 
 
 def _unit(value: float) -> float:

@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from deliverables import selectors
 from deliverables.models import Deliverable, DeliverableStatus, TransformationStatus, Workspace
-from deliverables.selectors import DeliverablePage
-from deliverables.services.displays import KIND, DisplayJob, is_current, transform_in_thread
+from deliverables.selectors import KIND, DeliverablePage
+from deliverables.services.displays import DisplayJob, is_current, transform_in_thread
 from deliverables.services.queue import is_queued, queue_transforms
 from generation.errors import PromptMissing
 from generation.flight import Source
@@ -107,7 +107,7 @@ def _transform_or_queue(
         return
     # Read again with the raw content (the page leaves it out), as it is now.
     jobs = [
-        DisplayJob.of(deliverable, company_id=workspace.company_id)
+        DisplayJob.of(deliverable, workspace=workspace)
         for deliverable in Deliverable.objects.filter(pk__in=by_id)
         .only("pk", "title", "content", "content_hash")
         .order_by("pk")

@@ -43,3 +43,12 @@ def give_current_displays(*, workspace: Workspace, html: str = "<p>Ready</p>") -
 
 def list_url(workspace: Workspace) -> str:
     return f"/api/workspaces/{workspace.pk}/deliverables/"
+
+
+def mark_queued(*deliverables: Deliverable, minutes: float = 5) -> None:
+    """As a queued transform leaves them: pending, its claim running for `minutes`
+    (no task is really queued: nothing makes their display unless the test does)."""
+    Deliverable.objects.filter(pk__in=[d.pk for d in deliverables]).update(
+        content_transformation_status=TransformationStatus.PENDING,
+        transform_lease_expires_at=timezone.now() + timezone.timedelta(minutes=minutes),
+    )

@@ -38,12 +38,14 @@ def test_deliverables_past_the_batch_are_shown_as_being_prepared(
     assert provider.calls == 1
     assert "1 queued" in page
     assert "The display version is being prepared" in page
-    # Meanwhile its source content is shown, marked as such, and the card asks to be
-    # fetched again (pages.js) until the display lands.
+    # Meanwhile its source content is shown, marked as such, and the card waits for its
+    # display over the page's one event stream (workspace.js), polled by no timer.
     assert "this is the source content" in page
     assert "Findings number 2" in page
-    assert page.count("data-poll") == 1
+    assert page.count("data-waiting") == 1
+    assert "data-poll" not in page and "data-events" not in page  # pages.js: timers, streams
     assert page.count('data-display="source"') == 1
+    assert f'data-stream-url="/workspaces/{workspace.pk}/events"' in page
 
 
 @pytest.mark.django_db
