@@ -356,6 +356,12 @@ LOGGING = {
 # this many seconds; the rest are queued.
 AI_TRANSFORM_MAX_BATCH = env.int("AI_TRANSFORM_MAX_BATCH", default=5)
 AI_TRANSFORM_TIMEOUT = env.float("AI_TRANSFORM_TIMEOUT", default=10.0)
+# Transform threads a process runs at once, each needing a pooled connection now and
+# then: half the pool, so they can never take every connection the requests need
+# (past it, transforms are queued for the cluster). docs/operations.md.
+AI_TRANSFORM_THREADS = env.int(
+    "AI_TRANSFORM_THREADS", default=max(1, env.int("DB_POOL_MAX_SIZE", default=4) // 2)
+)
 
 # Recommendations (docs/recommendations.md): how many to show.
 RECOMMENDATIONS_DEFAULT_LIMIT = env.int("RECOMMENDATIONS_DEFAULT_LIMIT", default=3)

@@ -10,6 +10,7 @@ tasks.
 """
 
 import logging
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as wait_for
 from dataclasses import asdict, dataclass, field
@@ -23,6 +24,7 @@ from deliverables.selectors import KIND, DeliverablePage
 from deliverables.services.displays import DisplayJob, is_current, transform_in_thread
 from deliverables.services.queue import is_queued, queue_transforms
 from generation.errors import PromptMissing
+from generation.events import release_connection
 from generation.flight import Source
 from generation.hits import record_hit
 from generation.models import IN_PROGRESS, Generation
@@ -136,7 +138,7 @@ def _transform_or_queue(
     batch_size = max(settings.AI_TRANSFORM_MAX_BATCH, 0)
     batch, rest = free[:batch_size], free[batch_size:]
     if batch:
-        _run_batch(batch=batch, by_id=by_id, stats=stats)
+        rest = _run_batch(batch=batch, by_id=by_id, stats=stats) + rest
     if rest:
         queued = queue_transforms(deliverable_ids=[job.deliverable_id for job in rest])
         stats.queued += len(queued)
@@ -144,11 +146,50 @@ def _transform_or_queue(
             _mark_pending(by_id[job.deliverable_id], stats)
 
 
+class _ThreadSlots:
+    """The transform threads a process may run at once (AI_TRANSFORM_THREADS). Each
+    thread needs a pooled connection now and then; bounding them keeps connections
+    for the requests, the ones that started the threads included."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.used = 0
+
+    def take(self, wanted: int) -> int:
+        with self._lock:
+            granted = max(0, min(wanted, settings.AI_TRANSFORM_THREADS - self.used))
+            self.used += granted
+            return granted
+
+    def give_back(self) -> None:
+        with self._lock:
+            self.used -= 1
+
+
+_slots = _ThreadSlots()
+
+
+def _in_slot(job: DisplayJob):
+    try:
+        return transform_in_thread(job)
+    finally:
+        _slots.give_back()
+
+
 def _run_batch(
     *, batch: list[DisplayJob], by_id: dict[int, Deliverable], stats: CacheStats
-) -> None:
+) -> list[DisplayJob]:
+    """Transform what the process's free thread slots allow, waiting at most
+    AI_TRANSFORM_TIMEOUT; returns the jobs that got no slot (to be queued)."""
+    granted = _slots.take(len(batch))
+    batch, rest = batch[:granted], batch[granted:]
+    if not batch:
+        return rest
     executor = ThreadPoolExecutor(max_workers=len(batch), thread_name_prefix="deliverable")
-    futures = {executor.submit(transform_in_thread, job): job for job in batch}
+    futures = {executor.submit(_in_slot, job): job for job in batch}
+    # The wait needs no database: give this request's connection back to the pool
+    # meanwhile, for the threads and for other requests.
+    release_connection()
     done, _ = wait_for(futures, timeout=settings.AI_TRANSFORM_TIMEOUT)
     # A transform past the timeout keeps running in its thread and stores its
     # display when it ends; this request reports it pending and answers now.
@@ -178,6 +219,7 @@ def _run_batch(
         else:
             # The content changed while it was transformed; the next read catches up.
             _mark_pending(deliverable, stats)
+    return rest
 
 
 def _mark_pending(deliverable: Deliverable, stats: CacheStats) -> None:

@@ -7,15 +7,12 @@
  *   is shown in its [data-stream] child: structured output ([data-readable]) laid out
  *   as readable text (fields as paragraphs, lists as bullets), never as JSON; plain text
  *   as text. On done or failed the regions [data-refresh] are fetched again.
- * - [data-poll]: a region that is waiting for work done elsewhere; it is fetched
- *   again every few seconds until the server renders it without data-poll.
  * - the navigation's company picker opens the chosen company on change.
  * A page's own re-reads carry X-Evergreen-Refresh: they are not counted as reads.
  * Model text only ever reaches the page as server-cleaned HTML or as textContent.
  */
 (function () {
   "use strict";
-  var POLL_MS = 1500;
 
   function fetchPage(url, options) {
     options = options || {};
@@ -166,24 +163,10 @@
     source.addEventListener("failed", finish);
   }
 
-  function poll(region) {
-    if (region.dataset.polling === "1") { return; }
-    region.dataset.polling = "1";
-    window.setTimeout(function () {
-      if (!document.body.contains(region)) { return; }
-      refresh([region.id]).catch(function () {
-        region.dataset.polling = "";
-        poll(region);
-      });
-    }, POLL_MS);
-  }
-
   function enhance(root) {
     var scope = root.querySelectorAll ? root : document;
     if (scope.matches && scope.matches("[data-events]")) { follow(scope); }
-    if (scope.matches && scope.matches("[data-poll]")) { poll(scope); }
     scope.querySelectorAll("[data-events]").forEach(follow);
-    scope.querySelectorAll("[data-poll]").forEach(poll);
   }
 
   /* The confirmation next to a control: a polite live region in the nearest element

@@ -21,6 +21,14 @@ def display_prompt(db):
     return Prompt.objects.get(key=PROMPT_KEY, is_active=True)
 
 
+@pytest.fixture(autouse=True)
+def room_for_the_whole_batch(settings):
+    """A process with a thread slot for every transform of a request's batch: the
+    listing's own rules are tested here; the slots have their own test
+    (test_listing.py) and the pool its own (test_pool_starvation.py)."""
+    settings.AI_TRANSFORM_THREADS = max(settings.AI_TRANSFORM_MAX_BATCH, 5)
+
+
 @pytest.fixture
 def token_api(member) -> APIClient:
     """Authenticated as a real client is: the token is looked up by the request."""

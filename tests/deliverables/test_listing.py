@@ -191,3 +191,19 @@ def test_without_an_active_prompt_stored_displays_are_still_served(
     assert _cache(response)["cached"] == 2
     assert _cache(response)["failed"] == 1
     assert provider.calls == 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_transforms_past_the_processs_thread_slots_are_queued_not_waited_for(
+    api, workspace, provider, settings
+):
+    settings.AI_TRANSFORM_THREADS = 2
+    make_deliverables(workspace=workspace, count=5)
+
+    first = api.get(list_url(workspace))
+
+    assert first.status_code == 200
+    cache = _cache(first)
+    assert (cache["transformed"], cache["queued"], cache["pending"]) == (2, 3, 3)
+    assert provider.calls == 2

@@ -7,9 +7,10 @@ from django.conf import settings
 
 
 def _example() -> dict[str, str]:
+    """The example's values, those it gives as comments (derived defaults) included."""
     text = (Path(settings.BASE_DIR) / ".env.example").read_text()
-    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line)
-    return {k.strip(): v.strip() for k, v in pairs if not k.lstrip().startswith("#")}
+    pairs = (line.lstrip("# ").split("=", 1) for line in text.splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs if k.strip().isupper()}
 
 
 def test_the_defaults_wait_past_the_lease_and_lease_past_the_retries():
