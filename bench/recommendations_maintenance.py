@@ -106,6 +106,8 @@ def main() -> None:
 def run(database_url: str, rows: int, companies: int) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # A bench on a machine of its own: no production secret or hosts to configure.
+    os.environ.setdefault("EVERGREEN_MODE", "development")
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
