@@ -7,7 +7,7 @@ from django.test import Client
 
 from deliverables.models import Deliverable, TransformationStatus
 from deliverables.services import clear_display
-from generation.hits import flush_now
+from generation.writebehind import flush_now
 from tests.builders import make_member
 from tests.deliverables.builders import (
     give_current_displays,
