@@ -302,3 +302,19 @@ def test_each_step_control_selects_the_steps_status(member, company, steps, prov
     assert selected(steps[0]) == ["completed"]
     assert selected(steps[1]) == ["in_progress"]
     assert selected(steps[2]) == ["not_started"]
+
+
+def test_members_see_no_bookkeeping_and_no_preselected_rating(member, company, steps, provider):
+    context = services.current_snapshot(company=company).context_hash
+    make_recommendation(company=company, context_hash=context, step=steps[0])
+    client = logged_in(member)
+
+    page = client.get(reverse("company-dashboard", args=[company.pk])).text
+
+    assert "Shown 1 time" not in page
+    rating = page.split('name="rating">', 1)[1].split("</select>", 1)[0]
+    assert '<option value="" selected>' in rating  # nothing chosen for the member
+
+    member.user.is_staff = True
+    member.user.save()
+    assert "Shown 2 times" in client.get(reverse("company-dashboard", args=[company.pk])).text
