@@ -207,6 +207,7 @@ def test_a_failed_run_says_what_failed_in_plain_words_and_offers_retry(signed_in
         assert private not in page.split("<main>")[1].split('id="timeline"')[0]
     assert 'class="card outcome failed"' in page
     assert "Retry" in outcome
+    assert "of 5 reviews" not in outcome  # nothing to count: no review was asked for
 
 
 def test_failed_reviews_are_named_by_persona_without_their_error_text(signed_in, member, personas):
