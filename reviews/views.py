@@ -99,7 +99,8 @@ def run_page(request: HttpRequest, pk) -> HttpResponse:
 def retry_run(request: HttpRequest, pk) -> HttpResponse:
     """A failed run started again as a new run from the same idea (a revision again
     for a revision). Idempotent per run and user: a second click opens the same run."""
-    run = get_object_or_404(selectors.run_detail_queryset(user=request.user), pk=pk)
+    runs = selectors.runs_for(user=request.user).select_related("company", "parent_run")
+    run = get_object_or_404(runs, pk=pk)
     if not can_write(user=request.user, company=run.company):
         raise PermissionDenied
     if run.status != RunStatus.FAILED:

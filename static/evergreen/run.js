@@ -94,8 +94,13 @@
     document.getElementById("timeline-count").textContent = String(body.children.length);
   }
 
+  /* One refresh at a time, in the order asked: a slow answer rendered before a newer
+   * event must not replace what a later answer showed. */
+  var refreshing = Promise.resolve();
   function refresh(ids) {
-    return window.Evergreen.refresh(ids);
+    refreshing = refreshing.then(function () { return window.Evergreen.refresh(ids); })
+      .catch(function () {});
+    return refreshing;
   }
 
   var source = new EventSource(live.events + "?last_event_id=" + last);
