@@ -101,6 +101,7 @@ def make_data(*, deliverables: int = 50, recommendations: int = 10, insights: in
     from companies.services import create_api_user
     from deliverables.models import Deliverable, DeliverableStatus, TransformationStatus, Workspace
     from deliverables.schemas import DeliverableDisplay
+    from deliverables.services import PROMPT_KEY as DISPLAY_PROMPT_KEY
     from deliverables.services import create_deliverable, display_inputs
     from generation.models import Prompt
     from recommendations import services
@@ -197,6 +198,8 @@ def make_data(*, deliverables: int = 50, recommendations: int = 10, insights: in
             transformation_timestamp=now,
             content_transformation_status=TransformationStatus.SUCCESS,
             display_source_hash=F("content_hash"),
+            # Made by the active display prompt: current, so the listing serves it.
+            display_prompt=Prompt.objects.get(key=DISPLAY_PROMPT_KEY, is_active=True),
         )
     return {
         "company": company,

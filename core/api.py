@@ -75,8 +75,34 @@ class WindowCountPaginator(Paginator):
 
 
 class Pagination(PageNumberPagination):
+    """Numbered pages. A `page_size` that is not a whole number from 1 to
+    `max_page_size` is a 400, as every other list's size is, not silently capped."""
+
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if not 1 <= size <= self.max_page_size:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: f"A whole number from 1 to {self.max_page_size}."}
+            )
+        return size
+
+    def check_query(self, request) -> None:
+        """Reject a bad page size or page number before the view does any work (a
+        read that may call the model validates first)."""
+        self.get_page_size(request)
+        page = request.query_params.get(self.page_query_param, "1")
+        if page not in self.last_page_strings and not (page.isdigit() and int(page) >= 1):
+            message = self.invalid_page_message.format(page_number=page, message="")
+            raise exceptions.NotFound(message)
 
 
 class WindowCountPagination(Pagination):

@@ -172,14 +172,13 @@ def load_demo(*, stdout) -> None:
     from companies.models import Company
 
     company = Company.objects.get(slug="acme-demo")
-    workspace, _ = Workspace.objects.get_or_create(
-        company=company, name=WORKSPACE, defaults={"goal": GOAL}
-    )
-    existing = set(workspace.deliverables.values_list("title", flat=True))
+    # Once: a workspace or deliverable renamed or removed since is not added again.
+    workspace = company.workspaces.order_by("pk").first()
+    new = workspace is None
+    if new:
+        workspace = Workspace.objects.create(company=company, name=WORKSPACE, goal=GOAL)
     created = 0
-    for title, content in _DELIVERABLES:
-        if title in existing:
-            continue
+    for title, content in _DELIVERABLES if new else ():
         create_deliverable(
             workspace=workspace, title=title, content=content, status=DeliverableStatus.COMPLETED
         )

@@ -371,14 +371,16 @@ class GenerationLogAdmin(ReadOnlyAdmin):
         "provider",
         "model",
         "tokens_in",
+        "tokens_cached",
         "tokens_out",
         "cost",
         "latency_ms",
         "attempts",
+        "origin",
     ]
     list_filter = ["outcome", "kind", "provider", "model", "company"]
     date_hierarchy = "created_at"
-    search_fields = ["kind", "model", "error"]
+    search_fields = ["kind", "model", "error", "origin"]
     list_select_related = ["company"]
     fields = [
         "created_at",
@@ -390,10 +392,13 @@ class GenerationLogAdmin(ReadOnlyAdmin):
         "provider",
         "model",
         "tokens_in",
+        "tokens_cached",
+        "tokens_in_estimated",
         "tokens_out",
         "cost",
         "latency_ms",
         "attempts",
+        "origin",
         "error",
         "raw_output",
     ]

@@ -41,6 +41,10 @@ def schema_hash(schema: type[BaseModel] | None) -> str:
     return sha256_of(schema.model_json_schema()) if schema is not None else ""
 
 
+# The provider whose content's keys carry no provider name.
+DEFAULT_PROVIDER = "openai"
+
+
 def context_hash(
     *,
     inputs: Mapping[str, Any],
@@ -50,13 +54,18 @@ def context_hash(
     model: str,
     temperature: float | None,
     schema: type[BaseModel] | None,
+    provider: str = DEFAULT_PROVIDER,
 ) -> str:
-    return sha256_of(
-        {
-            "inputs": inputs,
-            "prompt": {"key": prompt_key, "version": prompt_version, "template": template_hash},
-            "model": model,
-            "temperature": None if temperature is None else repr(float(temperature)),
-            "schema": schema_hash(schema),
-        }
-    )
+    parts = {
+        "inputs": inputs,
+        "prompt": {"key": prompt_key, "version": prompt_version, "template": template_hash},
+        "model": model,
+        "temperature": None if temperature is None else repr(float(temperature)),
+        "schema": schema_hash(schema),
+    }
+    # Content made by another provider (the offline one) is other content: a real key
+    # replaces it on the next read. The default provider adds nothing, so the keys of
+    # content stored before the provider was part of the key stay what they were.
+    if provider != DEFAULT_PROVIDER:
+        parts["provider"] = provider
+    return sha256_of(parts)

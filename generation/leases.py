@@ -93,6 +93,11 @@ class Lease:
             .update(**{self.expires_field: self.until()})
         )
 
+    def expire(self, queryset: QuerySet, *, owner: str) -> int:
+        """End the lease of the rows this owner holds now, keeping the holder named: the
+        next taker sees a takeover (the holder stopped), not a row never worked on."""
+        return queryset.filter(**self._holder(owner)).update(**{self.expires_field: timezone.now()})
+
     def release(self, queryset: QuerySet, *, owner: str | None = None, **fields) -> int:
         """Give back the rows this owner holds (any holder when owner is None): no expiry
         and a blank holder, so a task still carrying the old token finds nothing to do.

@@ -68,15 +68,26 @@ class Prompt(models.Model):
 
 
 class Outcome(models.TextChoices):
+    # Written before the provider is asked; not an outcome yet (usage leaves it out).
+    STARTED = "started"
     SUCCESS = "success"
     FAILED = "failed"
     TIMEOUT = "timeout"
     BUDGET_EXCEEDED = "budget_exceeded"
     INVALID_OUTPUT = "invalid_output"
+    # Left `started` past its lease: the caller died before it could say how the call
+    # ended. Its requests were sent and its estimated cost stands.
+    UNKNOWN = "unknown"
 
 
 class GenerationLog(models.Model):
-    """One row per attempt to produce an artefact: what it cost and how it ended."""
+    """The ledger: one row per call to produce an artefact (its retries are its
+    attempts), what it cost and how it ended.
+
+    The row is committed `started` before the first request and its `attempts` before
+    each request, so a caller that dies mid-call leaves a row saying what was sent;
+    the sweep closes it as `unknown` (generation/ledger.py).
+    """
 
     kind = models.CharField(max_length=50)
     company = models.ForeignKey(
@@ -91,7 +102,12 @@ class GenerationLog(models.Model):
     provider = models.CharField(max_length=30)
     model = models.CharField(max_length=100)
     tokens_in = models.PositiveIntegerField(default=0)
+    # Of tokens_in, those the provider served from its prompt cache (a cheaper rate).
+    tokens_cached = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
+    # The rendered prompt's size in tokens, estimated before the call: what an
+    # `unknown` row is charged for.
+    tokens_in_estimated = models.PositiveIntegerField(default=0)
     cost = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     latency_ms = models.PositiveIntegerField(default=0)
     # Provider requests made; 0 when nothing was sent (budget spent).
@@ -99,6 +115,9 @@ class GenerationLog(models.Model):
     outcome = models.CharField(max_length=20, choices=Outcome.choices)
     error = models.TextField(blank=True)
     raw_output = models.TextField(blank=True, help_text="Kept for invalid_output only.")
+    # Who asked, when the caller says (e.g. "review-run:<id>"): its calls are summed
+    # from here, dead workers' calls included.
+    origin = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:
@@ -106,6 +125,12 @@ class GenerationLog(models.Model):
         indexes = [
             models.Index(fields=["company", "created_at"], name="genlog_company_day"),
             models.Index(fields=["kind", "created_at"], name="genlog_kind_day"),
+            models.Index(fields=["origin"], condition=~models.Q(origin=""), name="genlog_origin"),
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(outcome="started"),
+                name="genlog_started",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -156,7 +181,10 @@ class Generation(models.Model):
     stream_start_seq = models.PositiveIntegerField(default=0)
     result = models.JSONField(null=True, blank=True)
     text = models.TextField(blank=True)
+    # The provider's or the system's own words: for the log and the admin only.
     error = models.TextField(blank=True)
+    # What kind of failure, for the sentence company users see (generation/public.py).
+    error_code = models.CharField(max_length=30, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     completed_at = models.DateTimeField(null=True, blank=True)

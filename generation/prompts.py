@@ -7,6 +7,7 @@ import difflib
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.template import Context, Engine
@@ -47,6 +48,7 @@ def prompt_context_hash(*, prompt: Prompt, inputs: Mapping[str, Any]) -> str:
         model=prompt.effective_model,
         temperature=prompt.temperature,
         schema=get_schema(prompt.output_schema),
+        provider=settings.EVERGREEN_PROVIDER,
     )
 
 

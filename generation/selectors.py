@@ -89,9 +89,11 @@ def _tallies(
     *, company_ids: Iterable[int] | QuerySet, since: date, until: date, kind: str | None
 ) -> dict[tuple[date, str, int], _Tally]:
     start, end = _day_bounds(since, until)
+    # A started call has no outcome yet: it is counted once it ends (or is closed
+    # as unknown by the sweep), so every figure describes the same calls.
     logs = GenerationLog.objects.filter(
         company_id__in=company_ids, created_at__gte=start, created_at__lt=end
-    )
+    ).exclude(outcome=Outcome.STARTED)
     hits = HitCounter.objects.filter(company_id__in=company_ids, day__gte=since, day__lte=until)
     if kind:
         logs = logs.filter(kind=kind)

@@ -2,7 +2,7 @@
 
 import logging
 
-from generation import flight, retention
+from generation import flight, retention, sweep
 
 logger = logging.getLogger(__name__)
 
@@ -26,4 +26,17 @@ def purge() -> dict:
         report.hit_counters_deleted,
         report.generations_deleted,
     )
+    return report.as_dict()
+
+
+def close_expired_claims() -> dict:
+    """Close expired claims and calls left without an outcome (scheduled every minute by
+    migration 0009_claim_sweep_schedule); safe to run twice."""
+    report = sweep.sweep_claims()
+    if report.claims_interrupted or report.calls_closed_unknown:
+        logger.warning(
+            "generation sweep: %s expired claims interrupted, %s calls closed as unknown",
+            report.claims_interrupted,
+            report.calls_closed_unknown,
+        )
     return report.as_dict()

@@ -129,6 +129,7 @@ class InsightListView(GenerationThrottleMixin, CompanyReadMixin, generics.ListAP
         summary="Peer insights by domain or step, most relevant first (generated if missing)",
     )
     def get(self, request, *args, **kwargs):
+        self.paginator.check_query(request)
         company = self.get_company()
         lookups = self.get_lookups()
         query = InsightQuerySerializer(

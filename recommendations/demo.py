@@ -53,7 +53,7 @@ COMPANIES = {
 
 
 def load_demo(*, stdout) -> None:
-    steps = _load_journey()
+    steps = load_journey()
     for name, (completed, in_progress) in COMPANIES.items():
         company, _ = Company.objects.get_or_create(slug=slugify(name), defaults={"name": name})
         for ref in in_progress:
@@ -75,7 +75,9 @@ def _let_demo_user_see(company: Company) -> None:
         Membership.objects.get_or_create(user=user, company=company, defaults={"role": "admin"})
 
 
-def _load_journey() -> dict[str, JourneyStep]:
+def load_journey() -> dict[str, JourneyStep]:
+    """The journey's definition (4 domains x 5 steps), created or brought up to date;
+    every company's reads show it (journey_changed). Steps by "Domain/number"."""
     steps: dict[str, JourneyStep] = {}
     with transaction.atomic():
         _write_journey(steps)

@@ -61,11 +61,16 @@ def _wait_for(run: Run, seconds: float) -> Run:
             subscription.wait(min(left, 1.0))
 
 
-def _respond(request, run: Run, *, created: bool) -> Response:
+def _wait_query(request) -> float | None:
+    """?wait=, validated before the request writes anything."""
     query = WaitQuerySerializer(data=request.query_params)
     query.is_valid(raise_exception=True)
-    if query.validated_data.get("wait"):
-        _wait_for(run, query.validated_data["wait"])
+    return query.validated_data.get("wait")
+
+
+def _respond(request, run: Run, *, wait: float | None) -> Response:
+    if wait:
+        _wait_for(run, wait)
     run = selectors.run_detail_queryset(user=request.user).get(pk=run.pk)
     data = RunSerializer(run).data
     code = status.HTTP_200_OK if run.status in TERMINAL else status.HTTP_202_ACCEPTED
@@ -111,20 +116,22 @@ class RunListCreateView(GenerationThrottleMixin, generics.ListAPIView):
         summary="Start a review run: 202 with the run's URL (or wait for it with ?wait=)",
     )
     def post(self, request):
+        # Everything the request says is checked before anything is written or asked.
+        wait = _wait_query(request)
         body = RunCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        company = _company_for_write(request.user, body.validated_data.get("company"))
         key = request.headers.get("Idempotency-Key", "").strip() or None
         if key is not None and len(key) > 200:
             raise exceptions.ValidationError({"Idempotency-Key": ["At most 200 characters."]})
-        run, created = services.create_run(
+        company = _company_for_write(request.user, body.validated_data.get("company"))
+        run, _ = services.create_run(
             company=company,
             user=request.user,
             idea=body.validated_data["idea"],
             extra_context=body.validated_data["extra_context"],
             idempotency_key=key,
         )
-        return _respond(request, run, created=created)
+        return _respond(request, run, wait=wait)
 
 
 def _company_for_write(user, company_id: int | None):
@@ -160,10 +167,12 @@ class RevisionView(GenerationThrottleMixin, APIView):
         summary="Revise a run: a new run whose proposal is a new version of the parent's",
     )
     def post(self, request, pk):
-        parent = get_object_or_404(selectors.runs_for(user=request.user), pk=pk)
-        _company_for_write(request.user, parent.company_id)
+        # Everything the request says is checked before anything is written or asked.
+        wait = _wait_query(request)
         body = RevisionCreateSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        parent = get_object_or_404(selectors.runs_for(user=request.user), pk=pk)
+        _company_for_write(request.user, parent.company_id)
         run = services.create_revision(
             parent=parent,
             user=request.user,
@@ -171,7 +180,7 @@ class RevisionView(GenerationThrottleMixin, APIView):
             idea=body.validated_data.get("idea"),
             extra_context=body.validated_data["extra_context"],
         )
-        return _respond(request, run, created=True)
+        return _respond(request, run, wait=wait)
 
 
 class MetricsView(APIView):

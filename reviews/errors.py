@@ -1,4 +1,5 @@
 from core.errors import DomainError
+from generation.public import public_message
 
 
 class IdempotencyConflict(DomainError):
@@ -25,10 +26,21 @@ class StepFailed(Exception):
 PRIVATE_KEYS = frozenset({"provider_error"})
 
 
-def public(data):
-    """`data` without the private keys, at any depth (errors nest per persona)."""
-    if isinstance(data, dict):
-        return {k: public(v) for k, v in data.items() if k not in PRIVATE_KEYS}
-    if isinstance(data, list):
-        return [public(v) for v in data]
-    return data
+def public_error(error: dict) -> dict:
+    """A run's or a step's error as a company user may see it: no private keys, and the
+    message the public sentence for its code, in it and in the failures it nests (rows
+    written before messages were stored that way carry the provider's text)."""
+    shown = {k: v for k, v in error.items() if k not in PRIVATE_KEYS}
+    if "code" in shown:
+        shown["message"] = public_message(shown["code"])
+    if isinstance(shown.get("failures"), list):
+        shown["failures"] = [
+            public_error(f) if isinstance(f, dict) else f for f in shown["failures"]
+        ]
+    return shown
+
+
+def public(data: dict) -> dict:
+    """An event's data as a company user may see it: its error made public."""
+    error = data.get("error")
+    return {**data, "error": public_error(error)} if isinstance(error, dict) else data

@@ -60,6 +60,10 @@ class Run(models.Model):
     )
     input_idea = models.TextField()
     extra_context = models.JSONField(null=True, blank=True)
+    # Who made the run's content (a cached artefact counts as made by whoever made
+    # it): "offline" or "openai", and the models the provider named; comma-separated
+    # when several did. What was asked for is in `parameters`.
+    provider = models.CharField(max_length=100, blank=True)
     model = models.CharField(max_length=100, blank=True)
     temperature = models.DecimalField(max_digits=3, decimal_places=2, null=True, blank=True)
     # Expand and review models and temperatures, persona template versions, retry settings.

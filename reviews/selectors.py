@@ -10,6 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from companies.selectors import companies_for
+from generation.public import public_message
 from generation.readable import Block, blocks, complete_json
 from reviews.lifecycle import EventType, RunStatus
 from reviews.models import Persona, PersonaReview, Run, RunEvent
@@ -252,32 +253,21 @@ def outcome(*, decision, names: dict[str, str]) -> Outcome:
     )
 
 
-# Why a step failed, by the error's code, in words a company member reads.
-FAILURE_REASONS = {
-    "provider_unavailable": "the model service was unavailable",
-    "budget_exceeded": "the company's budget for model use is spent",
-    "prompt_missing": "its instructions are not set up",
-    "invalid_output": "the model's answer was not in the expected form",
-    "pending": "the model service was busy",
-    "worker_lost": "the worker running it stopped too many times",
-}
-
-
 def failure_text(*, error: dict | None, names: dict[str, str]) -> str:
-    """What failed and why, in plain words: never the provider's text or a step's code."""
+    """What failed, then why in the public sentence for its code (generation.public):
+    never the provider's text or a step's code."""
     error = error or {}
-    reason = FAILURE_REASONS.get(error.get("code"), "of an unexpected error")
     if error.get("step") == "expand":
-        what = "The proposal could not be written"
+        what = "The proposal could not be written."
     elif error.get("step") == "review":
         failures = error.get("failures") or [error]
         who = [names.get(f.get("persona") or "", "") for f in failures]
         if len(who) > 1:
-            what = f"{len(who)} reviews could not be written ({', '.join(filter(None, who))})"
+            what = f"{len(who)} reviews could not be written ({', '.join(filter(None, who))})."
         elif who[0]:
-            what = f"The {who[0]}'s review could not be written"
+            what = f"The {who[0]}'s review could not be written."
         else:
-            what = "A review could not be written"
+            what = "A review could not be written."
     else:
-        what = "The review run could not finish"
-    return f"{what} because {reason}."
+        what = "The review run could not finish."
+    return f"{what} {public_message(error.get('code'))}"

@@ -2,7 +2,9 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from reviews.errors import public
+from core.api import BIGINT_MAX
+from generation.serializers import PeriodQuerySerializer
+from reviews.errors import public_error
 from reviews.lifecycle import RunStatus, RunType
 from reviews.models import Decision, PersonaReview, ProposalVersion, Run
 
@@ -13,7 +15,10 @@ class RunCreateSerializer(serializers.Serializer):
     idea = serializers.CharField(max_length=MAX_IDEA, trim_whitespace=True)
     extra_context = serializers.JSONField(required=False, allow_null=True, default=None)
     company = serializers.IntegerField(
-        required=False, help_text="Needed only when you belong to several companies."
+        required=False,
+        min_value=1,
+        max_value=BIGINT_MAX,
+        help_text="Needed only when you belong to several companies.",
     )
 
     def validate_extra_context(self, value):
@@ -46,14 +51,8 @@ class WaitQuerySerializer(serializers.Serializer):
     )
 
 
-class MetricsQuerySerializer(serializers.Serializer):
-    since = serializers.DateField(required=False)
-    until = serializers.DateField(required=False)
-
-    def validate(self, attrs):
-        if attrs.get("since") and attrs.get("until") and attrs["since"] > attrs["until"]:
-            raise serializers.ValidationError("since must not be after until.")
-        return attrs
+class MetricsQuerySerializer(PeriodQuerySerializer):
+    """The period of the metrics: the same days and limits as the usage report."""
 
 
 class ProposalSerializer(serializers.ModelSerializer):
@@ -134,6 +133,7 @@ class RunSerializer(RunSummarySerializer):
             *RunSummarySerializer.Meta.fields,
             "events_url",
             "extra_context",
+            "provider",
             "model",
             "temperature",
             "parameters",
@@ -150,7 +150,7 @@ class RunSerializer(RunSummarySerializer):
     @extend_schema_field(serializers.JSONField(allow_null=True))
     def get_error(self, run) -> dict | None:
         # The provider's own error text stays in the admin and the log.
-        return public(run.error) if run.error else run.error
+        return public_error(run.error) if run.error else None
 
     @extend_schema_field(ProposalSerializer(allow_null=True))
     def get_proposal(self, run) -> dict | None:

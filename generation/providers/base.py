@@ -29,6 +29,8 @@ class ProviderResult:
     model: str
     tokens_in: int = 0
     tokens_out: int = 0
+    # Of tokens_in, those served from the provider's prompt cache (priced lower).
+    tokens_cached: int = 0
     # The validated object as JSON-ready data, for structured calls.
     parsed: dict | None = None
 

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from generation.hashing import canonical_json
+from generation.pricing import estimate_tokens
 from generation.providers.base import ProviderRequest, ProviderResult
 
 WORDS = (
@@ -37,10 +38,6 @@ WORDS = (
     "audit",
     "train",
 )
-
-
-def _estimate_tokens(text: str) -> int:
-    return max(1, len(text) // 4)
 
 
 def _topic(inputs: Any) -> str:
@@ -150,8 +147,8 @@ class OfflineProvider:
         return ProviderResult(
             text=text,
             model="offline",
-            tokens_in=_estimate_tokens(request.instructions + request.input),
-            tokens_out=_estimate_tokens(text),
+            tokens_in=estimate_tokens(request.instructions + request.input),
+            tokens_out=estimate_tokens(text),
             parsed=parsed,
         )
 
@@ -161,6 +158,10 @@ class OfflineProvider:
     def generate_structured(
         self, request: ProviderRequest, schema: type[BaseModel]
     ) -> ProviderResult:
+        return self._structured(request, schema)
+
+    def _structured(self, request: ProviderRequest, schema: type[BaseModel]) -> ProviderResult:
+        # Shared by the structured and the streamed call, so each is one request.
         offline = getattr(schema, "offline_example", None)
         if callable(offline):
             data = offline(dict(request.inputs))
@@ -174,10 +175,7 @@ class OfflineProvider:
     def stream_text(
         self, request: ProviderRequest, schema: type[BaseModel] | None = None
     ) -> Iterator[str | ProviderResult]:
-        if schema is not None:
-            text = self.generate_structured(request, schema).text
-        else:
-            text = self._text(request)
+        text = self._structured(request, schema).text if schema else self._text(request)
         for start in range(0, len(text), 24):
             if self.delay:
                 time.sleep(self.delay)

@@ -10,6 +10,7 @@ worth retrying. OPENAI_BASE_URL is honoured, so any OpenAI-compatible server
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Iterator
@@ -24,8 +25,12 @@ from pydantic import BaseModel
 from generation.errors import InvalidOutput, ProviderError
 from generation.providers.base import ProviderRequest, ProviderResult
 
+logger = logging.getLogger(__name__)
+
 # Status codes worth another try: the request itself was fine.
 TRANSIENT_STATUS = {408, 409, 429}
+# The server refused who we are: no retry helps, the settings must change.
+CONFIGURATION_STATUS = {401, 403}
 MAX_MESSAGE = 300
 _SECRET = re.compile(r"sk-[A-Za-z0-9_\-*]+")
 # The API quotes a rejected key back, masked but with its last characters.
@@ -162,11 +167,13 @@ class OpenAIProvider:
 
     def _result(self, response: Any, text: str, parsed: dict | None = None) -> ProviderResult:
         usage = response.usage
+        details = usage.input_tokens_details if usage else None
         return ProviderResult(
             text=text or "",
             model=response.model or "",
             tokens_in=usage.input_tokens if usage else 0,
             tokens_out=usage.output_tokens if usage else 0,
+            tokens_cached=(details.cached_tokens or 0) if details else 0,
             parsed=parsed,
         )
 
@@ -191,8 +198,17 @@ class OpenAIProvider:
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             transient = status in TRANSIENT_STATUS or status >= 500
+            message = self._short(f"HTTP {status}: {self._api_message(exc)}")
+            if status in CONFIGURATION_STATUS:
+                logger.error(
+                    "configuration error: the model server at %s refused the request (%s); "
+                    "check the OPENAI_API_KEY setting, and OPENAI_BASE_URL if it points "
+                    "at another server",
+                    self.client.base_url,
+                    message,
+                )
             return ProviderError(
-                self._short(f"HTTP {status}: {self._api_message(exc)}"),
+                message,
                 transient=transient,
                 status_code=status,
                 retry_after=retry_after_seconds(exc.response.headers) if transient else None,

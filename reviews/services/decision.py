@@ -9,6 +9,7 @@ from django.utils import timezone
 from reviews.aggregation import Vote, decide
 from reviews.lifecycle import EventType, RunStatus
 from reviews.models import Decision, PersonaReview, Run
+from reviews.services.calls import record_step
 from reviews.services.events import append_event
 from reviews.services.runs import RUN_LEASE
 
@@ -54,6 +55,7 @@ def complete(*, run: Run) -> None:
             updated_at=now,
         )
         if updated:
+            record_step(run_id=run.pk)
             append_event(
                 run_id=run.pk,
                 event_type=EventType.RUN_COMPLETED,

@@ -7,18 +7,17 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
-from django.utils import timezone
 
 from core.errors import DomainError
 from generation.models import GenerationLog
+from generation.production import CONNECTION_ERRORS
 from generation.prompts import active_prompt, prompt_context_hash
 from reviews.conf import RetrySettings
 from reviews.errors import StepFailed
 from reviews.lifecycle import EventType
 from reviews.models import Persona, PersonaReview, ProposalVersion, Run
 from reviews.schemas import PROPOSAL_SECTIONS, PersonaReviewOutput
-from reviews.services.calls import generate, provider_calls, step_error
+from reviews.services.calls import generate, provider_calls, record_step, step_error
 from reviews.services.events import append_event
 
 logger = logging.getLogger(__name__)
@@ -62,6 +61,8 @@ def review_all(*, run: Run, proposal: ProposalVersion) -> list[dict]:
 def _review_in_thread(run: Run, persona: Persona, proposal: dict) -> dict | None:
     try:
         return review_persona(run=run, persona=persona, proposal=proposal)
+    except CONNECTION_ERRORS:
+        raise  # not the persona's failure: the run is interrupted, and resumes
     except Exception as exc:
         logger.exception("review run %s: persona %s crashed", run.pk, persona.key)
         return step_error("review", persona.key, "internal", repr(exc)[:500])
@@ -82,6 +83,7 @@ def review_persona(*, run: Run, persona: Persona, proposal: dict) -> dict | None
     scope = f"company:{run.company_id}:persona:{persona.key}"
     try:
         result = generate(
+            run_id=run.pk,
             step="review",
             persona=persona.key,
             kind=KIND_REVIEW,
@@ -124,9 +126,6 @@ def review_persona(*, run: Run, persona: Persona, proposal: dict) -> dict | None
                     "provider": result.generation.provider,
                 },
             )
-            Run.objects.filter(pk=run.pk).update(
-                provider_calls=F("provider_calls") + attempts, updated_at=timezone.now()
-            )
             append_event(
                 run_id=run.pk,
                 event_type=EventType.REVIEW_STORED,
@@ -144,6 +143,7 @@ def review_persona(*, run: Run, persona: Persona, proposal: dict) -> dict | None
                     "source": str(result.source),
                 },
             )
+            record_step(run_id=run.pk, result=result)
     except IntegrityError:
         # Another worker stored this persona's review first: the unique constraint holds.
         logger.info("review run %s: %s already reviewed", run.pk, persona.key)
@@ -172,10 +172,6 @@ def _failed_call(persona: Persona, scope: str, inputs: dict) -> dict:
 
 def _record_review_failure(run: Run, persona: Persona, failure: dict) -> None:
     with transaction.atomic():
-        Run.objects.filter(pk=run.pk).update(
-            provider_calls=F("provider_calls") + failure.get("attempt_count", 0),
-            updated_at=timezone.now(),
-        )
         append_event(
             run_id=run.pk,
             event_type=EventType.REVIEW_FAILED,
@@ -183,3 +179,4 @@ def _record_review_failure(run: Run, persona: Persona, failure: dict) -> None:
             persona_key=persona.key,
             data={"persona": persona.key, "error": failure},
         )
+        record_step(run_id=run.pk)

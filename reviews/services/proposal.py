@@ -6,8 +6,6 @@ import logging
 import threading
 
 from django.db import connection, transaction
-from django.db.models import F
-from django.utils import timezone
 
 from generation.events import hub, release_connection
 from generation.models import Generation
@@ -17,7 +15,7 @@ from reviews.errors import StepFailed
 from reviews.lifecycle import EventType, RunType
 from reviews.models import ProposalVersion, Run, RunEvent
 from reviews.schemas import PROPOSAL_SECTIONS, ExpandedProposal
-from reviews.services.calls import generate, provider_calls, step_error
+from reviews.services.calls import generate, record_step, step_error
 from reviews.services.events import append_event
 from reviews.services.personas import active_personas, persona_template_version
 
@@ -48,6 +46,7 @@ def expand(*, run: Run) -> ProposalVersion:
     )
     with mirror:
         result = generate(
+            run_id=run.pk,
             step="expand",
             persona=None,
             kind=KIND_PROPOSAL,
@@ -77,16 +76,13 @@ def expand(*, run: Run) -> ProposalVersion:
             },
         )
         if created:
-            Run.objects.filter(pk=run.pk).update(
-                provider_calls=F("provider_calls") + provider_calls(result),
-                updated_at=timezone.now(),
-            )
             append_event(
                 run_id=run.pk,
                 event_type=EventType.PROPOSAL_STORED,
                 step="expand",
                 data={"proposal": proposal, "diff": diff, "source": result.source},
             )
+            record_step(run_id=run.pk, result=result)
     return version
 
 

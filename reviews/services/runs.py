@@ -15,6 +15,7 @@ from reviews.conf import RetrySettings
 from reviews.errors import IdempotencyConflict
 from reviews.lifecycle import EventType, RunStatus
 from reviews.models import Run
+from reviews.services.calls import record_step
 from reviews.services.events import append_event
 from reviews.services.personas import active_personas
 from reviews.services.proposal import EXPAND_PROMPT
@@ -47,23 +48,24 @@ def current_parameters() -> dict:
     }
 
 
-def _enqueue(run_id) -> None:
+def enqueue(run_id, *, reason: str = "") -> None:
+    """Queue the run for a worker (once the current transaction, if any, commits)."""
     from django_q.tasks import async_task
 
-    transaction.on_commit(lambda: async_task(TASK, str(run_id), task_name=f"review run {run_id}"))
+    name = f"review run {run_id}" + (f" ({reason})" if reason else "")
+    transaction.on_commit(lambda: async_task(TASK, str(run_id), task_name=name))
 
 
 def new_run(*, company, user, idea, extra_context, **fields) -> Run:
     """The run and its first event (call inside a transaction), queued once committed."""
     parameters = current_parameters()
-    review_models = set(parameters["review_models"].values())
     temps = {t for t in parameters["review_temperatures"].values() if t is not None}
+    # provider and model stay blank until a step gets content: they say who made it.
     run = Run.objects.create(
         company=company,
         created_by=user,
         input_idea=idea,
         extra_context=extra_context,
-        model=", ".join(sorted(review_models)),
         temperature=Decimal(str(temps.pop())) if len(temps) == 1 else None,
         parameters={**parameters, **fields.pop("parameters", {})},
         **fields,
@@ -77,7 +79,7 @@ def new_run(*, company, user, idea, extra_context, **fields) -> Run:
             "parent_run": str(run.parent_run_id) if run.parent_run_id else None,
         },
     )
-    _enqueue(run.pk)
+    enqueue(run.pk)
     return run
 
 
@@ -133,6 +135,7 @@ def finish_failed(*, run_id, error: dict) -> None:
             updated_at=now,
         )
         if updated:
+            record_step(run_id=run_id)
             append_event(
                 run_id=run_id,
                 event_type=EventType.RUN_FAILED,

@@ -10,6 +10,7 @@ import pytest
 from django.utils import timezone
 
 from generation.models import Generation, GenerationStatus
+from generation.public import MESSAGES
 from reviews.lifecycle import RunStatus
 from reviews.models import Run
 from tests.e2e.conftest import PASSWORD
@@ -154,10 +155,7 @@ def test_a_failed_run_says_what_failed_and_retry_starts_it_again(fake_openai, br
         browser.mark()
         page.locator("#outcome.failed").wait_for(timeout=60_000)
         outcome = page.locator("#outcome").inner_text()
-        assert (
-            "The proposal could not be written because the model service was unavailable."
-            in outcome
-        )
+        assert f"The proposal could not be written. {MESSAGES['provider_unavailable']}" in outcome
         for private in ("503", "overloaded", "expand", "provider"):
             assert private not in outcome
         assert browser.not_reloaded()

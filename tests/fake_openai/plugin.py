@@ -54,6 +54,7 @@ def fake_openai(settings, monkeypatch) -> Iterator[FakeOpenAI]:
         fake_openai.reply('{"not": "valid"}')  this output text, whatever the schema asks
         fake_openai.cut(after=2)               a stream dropped after 2 deltas, never completed
         fake_openai.pace(0.05)                 every stream: 50 ms between deltas (not a step)
+        fake_openai.cached_tokens = 64         every reply reports 64 input tokens as cached
 
     Without a scripted reply the text is deterministic; a request with a
     json_schema text format gets JSON generated from that schema (so it validates).

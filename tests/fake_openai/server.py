@@ -81,6 +81,8 @@ class FakeOpenAI:
         self._calls = 0
         self.requests: list[dict] = []
         self.delta_pause = 0.0
+        # Input tokens each reply reports as cached (input_tokens_details.cached_tokens).
+        self.cached_tokens = 0
         self._server = ThreadingHTTPServer((host, port), _Handler)
         self._server.daemon_threads = True
         self._server.fake = self  # type: ignore[attr-defined]
@@ -194,9 +196,16 @@ class FakeOpenAI:
 
 
 def response_object(
-    body: dict, *, text: str, status: str = "completed", response_id: str, message_id: str
+    body: dict,
+    *,
+    text: str,
+    status: str = "completed",
+    response_id: str,
+    message_id: str,
+    cached_tokens: int = 0,
 ) -> dict[str, Any]:
-    """A Response as the Responses API returns it."""
+    """A Response as the Responses API returns it; `cached_tokens` of its input tokens
+    (at most all of them) reported as served from the prompt cache."""
     done = status == "completed"
     message = {
         "id": message_id,
@@ -235,7 +244,7 @@ def response_object(
         "truncation": "disabled",
         "usage": {
             "input_tokens": tokens_in,
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": min(cached_tokens, tokens_in)},
             "output_tokens": tokens_out,
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": tokens_in + tokens_out,
@@ -247,14 +256,20 @@ def response_object(
     }
 
 
-def stream_events(body: dict, text: str) -> list[dict[str, Any]]:
+def stream_events(body: dict, text: str, cached_tokens: int = 0) -> list[dict[str, Any]]:
     """The event sequence of a streamed reply, each with its sequence_number."""
     response_id = f"resp_{uuid.uuid4().hex}"
     message_id = f"msg_{uuid.uuid4().hex}"
     started = response_object(
         body, text="", status="in_progress", response_id=response_id, message_id=message_id
     )
-    final = response_object(body, text=text, response_id=response_id, message_id=message_id)
+    final = response_object(
+        body,
+        text=text,
+        response_id=response_id,
+        message_id=message_id,
+        cached_tokens=cached_tokens,
+    )
     where = {"item_id": message_id, "output_index": 0, "content_index": 0}
     item = {"id": message_id, "type": "message", "role": "assistant"}
     events: list[dict[str, Any]] = [
@@ -391,6 +406,7 @@ class _Handler(BaseHTTPRequestHandler):
                     text=text,
                     response_id=f"resp_{uuid.uuid4().hex}",
                     message_id=f"msg_{uuid.uuid4().hex}",
+                    cached_tokens=self.fake.cached_tokens,
                 ),
             )
 
@@ -403,7 +419,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.close_connection = True
         deltas = 0
-        for event in stream_events(body, text):
+        for event in stream_events(body, text, self.fake.cached_tokens):
             if event["type"] == "response.output_text.delta":
                 if cut_after is not None and deltas >= cut_after:
                     return  # the connection closes: no response.completed

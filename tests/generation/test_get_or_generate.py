@@ -111,6 +111,19 @@ def test_model_change_changes_the_hash_and_regenerates_once(company, prompt, pro
     assert third.source == Source.CACHE
 
 
+def test_a_real_provider_replaces_offline_content_on_the_next_read(
+    company, prompt, provider, settings
+):
+    offline = ask(company)
+    settings.EVERGREEN_PROVIDER = "openai"  # a key was set: the provider is part of the key
+    real = ask(company)
+    again = ask(company)
+
+    assert provider.calls == 2
+    assert real.generation.context_hash != offline.generation.context_hash
+    assert again.source == Source.CACHE
+
+
 def test_budget_spent_makes_no_call_and_still_serves_cached_content(prompt, provider):
     company = make_company(daily_token_budget=1)
     cached = ask(company, topic="cached")

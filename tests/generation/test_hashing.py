@@ -51,6 +51,7 @@ def test_hash_changes_with_every_part():
         "model": "m2",
         "temperature": 0.3,
         "schema": OtherAnswer,
+        "provider": "offline",
     }
     for field, value in changes.items():
         assert context_hash(**dict(BASE, **{field: value})) != base, field

@@ -60,8 +60,8 @@ def add_chunks(generation: Generation, seqs) -> None:
     notify_generation(generation.pk)
 
 
-def finish(generation: Generation, status=GenerationStatus.COMPLETED, error: str = "") -> None:
-    Generation.objects.filter(pk=generation.pk).update(status=status, error=error)
+def finish(generation: Generation, status=GenerationStatus.COMPLETED, **fields) -> None:
+    Generation.objects.filter(pk=generation.pk).update(status=status, **fields)
     notify_generation(generation.pk)
 
 
@@ -127,17 +127,23 @@ def test_client_connecting_mid_stream_first_gets_everything_so_far(server, compa
     assert [e.name for e in events][-1] == "done"
 
 
-def test_failed_generation_ends_with_failed_and_its_error(server, company, token):
+def test_failed_generation_ends_with_failed_and_its_public_error(server, company, token):
     generation = make_stream(company, chunks=2)
     future, wait_for = follow_in_background(events_url(server, generation), token)
     wait_for(lambda seen: len(seen) == 2)
-    finish(generation, GenerationStatus.FAILED, error="provider down")
+    finish(
+        generation,
+        GenerationStatus.FAILED,
+        error="HTTP 503: upstream connect error",
+        error_code="provider_unavailable",
+    )
 
     events = future.result(timeout=30)
 
     assert events[-1].name == "failed"
     assert events[-1].data["status"] == "failed"
-    assert events[-1].data["error"] == "provider down"
+    # The provider's own words stay in the log: the event says what the user may read.
+    assert events[-1].data["error"] == "The model service is unavailable right now."
 
 
 def test_retried_stream_sends_reset_then_the_new_attempt_from_its_start(server, company, token):

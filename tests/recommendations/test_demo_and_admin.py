@@ -134,3 +134,28 @@ def test_admin_regenerate_queues_the_refresh_and_replaces_the_rows(
     assert provider.calls == 6
     assert Recommendation.objects.filter(status=Status.STALE).count() == 3
     assert Recommendation.objects.filter(status=Status.FRESH).count() == 3
+
+
+def test_load_demo_sets_the_demo_password_once(db):
+    from django.contrib.auth import get_user_model
+
+    call_command("load_demo", stdout=io.StringIO())
+    user = get_user_model().objects.get(username="demo")
+    assert user.check_password("demo")
+    user.set_password("changed-by-the-user")
+    user.save()
+
+    call_command("load_demo", stdout=io.StringIO())
+
+    user.refresh_from_db()
+    assert user.check_password("changed-by-the-user")  # nobody is signed out
+
+
+def test_bootstrap_makes_the_journey_without_demo_companies(db):
+    out = io.StringIO()
+    call_command("bootstrap", stdout=out)
+    call_command("bootstrap", stdout=io.StringIO())
+
+    assert JourneyDomain.objects.count() == 4 and JourneyStep.objects.count() == 20
+    assert not Company.objects.exists()
+    assert "createsuperuser" in out.getvalue()

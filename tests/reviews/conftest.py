@@ -20,3 +20,17 @@ def personas(db):
 def _reviews_settings(settings):
     settings.REVIEWS_MAX_CONCURRENCY = 5
     settings.REVIEWS_LEASE_SECONDS = 30
+
+
+@pytest.fixture
+def queued(monkeypatch) -> list:
+    """Runs handed to a worker (which would call the model), recorded instead of queued:
+    new runs and runs queued again after an interruption."""
+    handed = []
+
+    def record(run_id, reason=""):
+        handed.append(str(run_id))
+
+    monkeypatch.setattr("reviews.services.runs.enqueue", record)
+    monkeypatch.setattr("reviews.services.execution.enqueue", record)
+    return handed

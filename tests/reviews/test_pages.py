@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from generation.public import MESSAGES
 from reviews.lifecycle import EventType, RunStatus, RunType
 from reviews.models import Decision, PersonaReview, ProposalVersion, Run, RunEvent
 from tests.builders import make_member
@@ -198,9 +199,7 @@ def test_a_failed_run_says_what_failed_in_plain_words_and_offers_retry(signed_in
     response = signed_in.get(f"/reviews/runs/{run.pk}/")
 
     outcome = text_of(response, "outcome")
-    assert "The proposal could not be written because the model service was unavailable." in (
-        outcome
-    )
+    assert f"The proposal could not be written. {MESSAGES['provider_unavailable']}" in outcome
     page = response.content.decode()
     for private in ("overloaded", "503", "expand", "provider_unavailable", "upstream"):
         assert private not in text_of(response, "outcome")
@@ -223,8 +222,8 @@ def test_failed_reviews_are_named_by_persona_without_their_error_text(signed_in,
     decision = text_of(signed_in.get(f"/reviews/runs/{run.pk}/"), "decision")
 
     assert decision.startswith(
-        f"Failed 2 reviews could not be written ({first.name}, {second.name}) because the"
-        " model's answer was not in the expected form. What was written before is kept below."
+        f"Failed 2 reviews could not be written ({first.name}, {second.name})."
+        f" {MESSAGES['invalid_output']} What was written before is kept below."
     )
     assert "bad JSON" not in decision
 
@@ -282,7 +281,7 @@ def test_a_viewer_sees_the_failure_but_no_retry_and_cannot_post_one(client, memb
 
     response = client.get(f"/reviews/runs/{run.pk}/")
 
-    assert "the company's budget for model use is spent" in text_of(response, "outcome")
+    assert MESSAGES["budget_exceeded"] in text_of(response, "outcome")
     assert "Retry" not in text_of(response, "outcome")
     assert client.post(f"/reviews/runs/{run.pk}/retry/").status_code == 403
     assert Run.objects.count() == 1

@@ -75,6 +75,25 @@ def test_five_personas_make_one_expand_and_five_review_calls_and_complete(
     assert body["decision"]["decision"]["label"] in ("approve", "revise", "reject")
     assert body["proposal"]["expanded_proposal"]["title"]
     assert body["parameters"]["persona_template_version"] == {p.key: 1 for p in personas}
+    # Who made it: the provider and the model it named, not only what was asked for.
+    assert (body["provider"], body["model"]) == ("openai", "gpt-4o-mini")
+
+
+def test_a_run_names_the_provider_and_model_that_made_its_content(api, provider):
+    run_id = _post(api, {"idea": "A shared team calendar"}).json()["id"]
+    # While nothing is made, nothing is claimed.
+    assert (api.get(run_url(run_id)).json()["provider"], Run.objects.get().model) == ("", "")
+
+    assert tasks.execute_run(run_id) == "completed"
+
+    body = api.get(run_url(run_id)).json()
+    assert (body["provider"], body["model"]) == ("offline", "offline")
+    assert body["parameters"]["expand_model"] == "gpt-4o-mini"  # what was asked for
+    # A second run of the same idea is served from the cache: still offline's work.
+    again = _post(api, {"idea": "A shared team calendar"}).json()["id"]
+    assert tasks.execute_run(again) == "completed"
+    body = api.get(run_url(again)).json()
+    assert (body["provider"], body["model"], body["provider_calls"]) == ("offline", "offline", 0)
 
 
 def test_429_twice_then_success_counts_3_attempts_and_401_fails_the_run_keeping_partials(
@@ -210,8 +229,8 @@ def test_the_task_is_safe_to_run_twice(api, fake_openai):
 def test_post_can_wait_for_the_result(api, fake_openai, monkeypatch):
     # The worker runs at once (as a cluster would): the wait sees the finished run.
     monkeypatch.setattr(
-        "reviews.services.runs._enqueue",
-        lambda run_id: transaction.on_commit(lambda: tasks.execute_run(str(run_id))),
+        "reviews.services.runs.enqueue",
+        lambda run_id, reason="": transaction.on_commit(lambda: tasks.execute_run(str(run_id))),
     )
     response = api.post(f"{RUNS_URL}?wait=10", {"idea": "Offline mode"}, format="json")
 

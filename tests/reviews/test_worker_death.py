@@ -6,9 +6,11 @@ import signal
 import time
 
 import pytest
-from django.db.models import Count
+from django.db.models import Count, Sum
 
-from reviews import services
+from generation import tasks as generation_tasks
+from generation.models import IN_PROGRESS, Generation, GenerationLog, Outcome
+from reviews import services, tasks
 from reviews.lifecycle import EventType, RunStatus
 from reviews.models import PersonaReview, Run, RunEvent
 from tests.processes import qcluster, wait_until
@@ -76,4 +78,60 @@ def test_a_run_whose_worker_was_killed_ends_after_the_lease_without_duplicates(
             f"\nSIGKILL: run {run.status} {recovered_after:.1f} s after the kill; "
             f"{reviews_before} reviews stored before it, {calls_before} calls before, "
             f"{fake_openai.calls} after; provider_calls recorded {run.provider_calls}"
+        )
+
+
+def test_after_the_cluster_dies_the_sweep_leaves_nothing_claimed_and_every_call_on_record(
+    member, fake_openai, settings, capsys
+):
+    settings.EVERGREEN_LEASE_SECONDS = LEASE
+    # The proposal comes at once; every review takes 3 s, so all five are in flight
+    # at the provider when the whole cluster is killed.
+    fake_openai.delay(0).delay(3, times=None)
+    run = start_run(member=member, idea="Quarterly planning board")
+
+    with qcluster(**CLUSTER_ENV) as cluster:
+        wait_until(
+            lambda: fake_openai.calls >= 6,
+            timeout=60,
+            message="the reviews did not all reach the provider",
+        )
+        os.killpg(cluster.pid, signal.SIGKILL)
+        cluster.wait(timeout=10)
+    calls_before = fake_openai.calls
+    left_claimed = Generation.objects.filter(status__in=IN_PROGRESS).count()
+    left_started = GenerationLog.objects.filter(outcome=Outcome.STARTED).count()
+    fake_openai.reset()  # normal answers from now on
+
+    time.sleep(LEASE + 0.5)  # every lease the dead cluster held has run out
+    swept = generation_tasks.close_expired_claims()
+    requeued = tasks.recover_runs()
+
+    assert swept["claims_interrupted"] == left_claimed == 5
+    assert swept["calls_closed_unknown"] == left_started == 5
+    assert requeued == [str(run.pk)]
+    assert not Generation.objects.filter(status__in=IN_PROGRESS).exists()
+    assert not GenerationLog.objects.filter(outcome=Outcome.STARTED).exists()
+
+    with qcluster(**CLUSTER_ENV):
+        wait_until(
+            lambda: Run.objects.get(pk=run.pk).status != RunStatus.RUNNING,
+            timeout=90,
+            message="the run stayed running",
+        )
+
+    run.refresh_from_db()
+    calls = calls_before + fake_openai.calls
+    on_ledger = GenerationLog.objects.aggregate(n=Sum("attempts"))["n"]
+    assert run.status == RunStatus.COMPLETED
+    assert GenerationLog.objects.count() == on_ledger == calls == 1 + 5 + 5
+    assert GenerationLog.objects.filter(outcome=Outcome.UNKNOWN).count() == 5
+    assert run.provider_calls == calls
+    assert not Generation.objects.filter(status__in=IN_PROGRESS).exists()
+    assert not Run.objects.filter(status=RunStatus.RUNNING).exists()
+    with capsys.disabled():
+        print(
+            f"\ncluster killed: {calls} provider calls, {GenerationLog.objects.count()} ledger "
+            f"rows ({left_started} closed as unknown by the sweep), run provider_calls "
+            f"{run.provider_calls}"
         )
