@@ -1,15 +1,17 @@
 """Pages: the review runs with a form to submit an idea and the metrics, and a run page
-that follows the run live (EventSource) and is complete without JavaScript."""
+that reads like a document, follows the run live (static/evergreen/run.js) and is
+complete without JavaScript."""
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
 
 from companies.selectors import can_write, companies_for
 from reviews import selectors, services
-from reviews.errors import public_error
+from reviews.lifecycle import RunStatus
 from reviews.serializers import MAX_IDEA
 
 
@@ -43,39 +45,80 @@ def run_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def run_page(request: HttpRequest, pk) -> HttpResponse:
+    """The run as a document: the outcome first (the decision, or what failed and a
+    Retry), reviewer progress, the idea, the proposal as readable text (so far, while it
+    is written), the reviews, and the timeline folded away."""
+    # The last event first: what is read after it is as new or newer, and the page
+    # follows the events after it (the text and the timeline stop at it).
+    last_event = selectors.last_event_id(run_id=pk)
     run = get_object_or_404(selectors.run_detail_queryset(user=request.user), pk=pk)
-    last_event = run.events.order_by("-id").values_list("id", flat=True).first() or 0
-    proposal = getattr(run, "proposal", None) if hasattr(run, "proposal") else None
+    names = selectors.persona_names()
+    proposal = run.proposal if hasattr(run, "proposal") else None
+    decision = run.decision if hasattr(run, "decision") else None
+    reviews = list(run.reviews.all())
+    text = "" if proposal else selectors.proposal_text(run=run, upto=last_event)
+    timeline = selectors.timeline(run=run, names=names, upto=last_event)
+    progress = selectors.review_progress(run=run, reviews=reviews)
+    failed = run.status == RunStatus.FAILED
+    fields = selectors.proposal_fields()
+    diff = (proposal.proposal_diff or {}) if proposal else {}
+    live = {
+        "events": reverse("review-run-events", args=[run.pk]),
+        "last_event": last_event,
+        "stored": proposal is not None,
+        "done": progress.done,
+        "total": progress.total,
+        "text": text,
+        "fields": fields,
+        "labels": selectors.EVENT_LABELS,
+        "personas": names,
+        "started": run.created_at,
+        "previous": timeline[-1]["at"] if timeline else run.created_at,
+    }
     return render(
         request,
         "reviews/run.html",
         {
             "run": run,
             "proposal": proposal,
-            "sections": _sections(proposal),
-            "decision": getattr(run, "decision", None) if hasattr(run, "decision") else None,
-            # The provider's own words stay in the admin: the page shows the public error.
-            "error": public_error(run.error) if run.error else None,
-            "reviews": list(run.reviews.all()),
-            "last_event": last_event,
-            "timeline": selectors.timeline(run=run),
+            "blocks": selectors.proposal_blocks(proposal.expanded_proposal if proposal else text),
+            "outcome": selectors.outcome(decision=decision, names=names) if decision else None,
+            "failure": selectors.failure_text(error=run.error, names=names) if failed else "",
+            "can_retry": failed and can_write(user=request.user, company=run.company),
+            "reviews": reviews,
+            "progress": progress,
+            "changed": [dict(fields).get(name, name) for name in diff.get("changed", [])],
+            "timeline": timeline,
+            "live": live,
         },
     )
 
 
-def _sections(proposal) -> list[dict]:
-    """The proposal's sections as (title, text or list of items), for the template to
-    escape; model text is never marked safe."""
-    if proposal is None:
-        return []
-    sections = []
-    for name, value in (proposal.expanded_proposal or {}).items():
-        items = [str(v) for v in value] if isinstance(value, list | tuple) else None
-        sections.append(
-            {
-                "title": str(name).replace("_", " ").capitalize(),
-                "items": items,
-                "text": "" if items is not None else str(value),
-            }
+@login_required
+@require_POST
+def retry_run(request: HttpRequest, pk) -> HttpResponse:
+    """A failed run started again as a new run from the same idea (a revision again
+    for a revision). Idempotent per run and user: a second click opens the same run."""
+    runs = selectors.runs_for(user=request.user).select_related("company", "parent_run")
+    run = get_object_or_404(runs, pk=pk)
+    if not can_write(user=request.user, company=run.company):
+        raise PermissionDenied
+    if run.status != RunStatus.FAILED:
+        return redirect("review-run-page", pk=run.pk)
+    if run.parent_run_id is not None:
+        again = services.create_revision(
+            parent=run.parent_run,
+            user=request.user,
+            edit_notes=run.parameters.get("edit_notes", ""),
+            idea=run.input_idea,
+            extra_context=run.extra_context,
         )
-    return sections
+    else:
+        again, _ = services.create_run(
+            company=run.company,
+            user=request.user,
+            idea=run.input_idea,
+            extra_context=run.extra_context,
+            idempotency_key=f"retry:{run.pk}",
+        )
+    return redirect("review-run-page", pk=again.pk)

@@ -20,8 +20,8 @@ def test_the_run_pages_work_without_javascript(client, member, other_company):
     assert b"Metrics" in listing.content
     assert page.status_code == 200
     assert b"Customer health score" in page.content
-    assert b"EventSource" in page.content  # a running run is followed live
-    assert b"run_created" in page.content  # the timeline
+    assert b"evergreen/run.js" in page.content  # a running run is followed live
+    assert b"Run created" in page.content  # the timeline
     stranger = start_run(member=make_member(company=other_company))
     assert client.get(f"/reviews/runs/{stranger.pk}/").status_code == 404
 

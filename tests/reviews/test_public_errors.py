@@ -77,7 +77,9 @@ def test_a_refused_key_reaches_members_as_a_plain_sentence_everywhere(
     _assert_no_provider_words(events)
     client.force_login(member.user)
     page = client.get(f"/reviews/runs/{run_id}/").content.decode()
-    assert f"Failed in step expand: {MESSAGES['provider_config']}".replace("'", "&#x27;") in page
+    sentence = f"The proposal could not be written. {MESSAGES['provider_config']}"
+    assert sentence.replace("'", "&#x27;") in page
+    assert "expand" not in page.split('id="timeline"')[0]  # no step codes either
     _assert_no_provider_words(page)
 
     # The provider's words are kept where operators look, and the log names the setting.
