@@ -128,6 +128,11 @@ def test_actions_confirm_within_a_few_hundred_milliseconds(
             "Saved: started.",
         )
     }
+    # The card's region is fetched again after the confirmation: rate in the new one.
+    page.wait_for_function(
+        "id => document.getElementById(id).innerText.includes('In progress')",
+        arg=f"rec-{rec.pk}",
+    )
     page.locator(f"#rec-{rec.pk} select[name=rating]").select_option("4")
     timings["Send feedback"] = _confirmed_ms(
         page,
