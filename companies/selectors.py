@@ -43,10 +43,3 @@ def role_of(*, user: AbstractBaseUser, company: Company) -> str | None:
 
 def can_write(*, user: AbstractBaseUser, company: Company) -> bool:
     return role_of(user=user, company=company) in WRITE_ROLES
-
-
-def token_memberships(*, key: str) -> QuerySet[Membership]:
-    """The memberships of the active user whose API token is `key`."""
-    return Membership.objects.select_related("user", "company").filter(
-        user__auth_token__key=key, user__is_active=True
-    )

@@ -10,8 +10,7 @@ from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, Value, Wh
 from django.db.models.functions import Coalesce
 
 from companies.models import Company
-from generation.live import in_progress_for
-from generation.models import Generation, Prompt
+from generation.models import Prompt
 from recommendations.lifecycle import LIVE, Status
 from recommendations.models import (
     CompanyDomainProgress,
@@ -259,12 +258,6 @@ def current_health_summary(
 
 def latest_health_summary(*, company: Company) -> HealthSummary | None:
     return HealthSummary.objects.filter(company=company).order_by("-generated_at", "-id").first()
-
-
-def live_generations_for(*, company: Company) -> list[Generation]:
-    """The company's recommendations, insights and health summary being written
-    (generation.live.in_progress_for), oldest first."""
-    return list(in_progress_for(company_id=company.pk, kinds=CONTENT_KINDS))
 
 
 def effectiveness_queryset(*, company: Company) -> QuerySet[RecommendationEffectiveness]:
