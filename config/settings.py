@@ -85,6 +85,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    # Swagger UI's files, served by the project (pinned by this package's version): the
+    # API docs work without the internet and never change under a deployment.
+    "drf_spectacular_sidecar",
     "django_q",
     "core",
     "companies",
@@ -249,6 +252,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "AI content generated once, kept in PostgreSQL, served many times.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several lifecycles have a field called "status": give each enum its own name.
     "ENUM_NAME_OVERRIDES": {
         "ContentStatusEnum": "recommendations.lifecycle.Status.choices",

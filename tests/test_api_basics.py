@@ -43,6 +43,9 @@ def test_docs_page_renders_html(anon_api, db):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
     assert b"/api/schema/" in response.content
+    # Swagger UI comes from the project's own static files, not from a CDN.
+    assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/" in response.content
+    assert b"cdn" not in response.content.lower()
 
 
 def test_usage_refuses_anonymous_callers_with_the_error_shape(anon_api, db):
