@@ -421,6 +421,7 @@ def _check(result: ClientResult, chunks: int) -> str:
 
 def _server_env(url: str, pool_max: int | None) -> dict[str, str]:
     env = dict(os.environ)
+    env.setdefault("EVERGREEN_MODE", "development")  # no production secret to configure
     env.update(
         DATABASE_URL=url,
         DJANGO_SETTINGS_MODULE="config.settings",
@@ -672,6 +673,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     created = _ensure_database(url)
+    # A bench on a database of its own: no production secret or hosts to configure.
+    os.environ.setdefault("EVERGREEN_MODE", "development")
     os.environ.update(
         DATABASE_URL=url,
         DEBUG="False",
