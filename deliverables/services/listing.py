@@ -149,7 +149,9 @@ def _transform_or_queue(
 class _ThreadSlots:
     """The transform threads a process may run at once (AI_TRANSFORM_THREADS). Each
     thread needs a pooled connection now and then; bounding them keeps connections
-    for the requests, the ones that started the threads included."""
+    for the requests, the ones that started the threads included. A counter rather
+    than a Semaphore: the bound is read from the settings on each take, so a change
+    of AI_TRANSFORM_THREADS holds at once."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

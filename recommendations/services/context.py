@@ -105,10 +105,9 @@ def compute_context(*, company: Company) -> dict[str, Any]:
     }
 
 
-def refresh_context(*, company: Company, lookups: ReadLookups | None = None) -> ContextSnapshot:
+def refresh_context(*, company: Company) -> ContextSnapshot:
     """Recompute the context, store its snapshot (unique per company + hash) and make it
-    the current one. The company's reads change with it (its read version is raised);
-    `lookups`, the caller's own, see the new context at once."""
+    the current one. The company's reads change with it (its read version is raised)."""
     data = compute_context(company=company)
     context_hash = sha256_of(data)
     with transaction.atomic():
@@ -126,8 +125,6 @@ def refresh_context(*, company: Company, lookups: ReadLookups | None = None) -> 
             ContextSnapshot.objects.filter(pk=snapshot.pk).update(is_current=True)
             snapshot.is_current = True
         company_reads_changed(company_id=company.pk)
-    if lookups is not None:
-        lookups.context_hash, lookups.snapshot = snapshot.context_hash, snapshot
     return snapshot
 
 

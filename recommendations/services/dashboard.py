@@ -81,10 +81,6 @@ class Dashboard:
     live: dict[str, list[LiveCard]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
 
-    @property
-    def writing(self) -> bool:
-        return any(self.live.values())
-
 
 def dashboard_for(*, user, company_id: int, refresh: bool = False) -> Dashboard | None:
     """The dashboard of one of the user's companies (None: not theirs), from what is
@@ -111,12 +107,13 @@ def dashboard_for(*, user, company_id: int, refresh: bool = False) -> Dashboard 
         KIND_HEALTH: _health(page, lookups, count=not refresh),
     }
     context_hash = lookups.current_hash()
-    page.recommendations = [
-        _card(r, context_hash, reads[KIND_RECOMMENDATION]) for r in page.recommendations
-    ]
-    page.insights = [_card(i, context_hash, reads[KIND_INSIGHT]) for i in page.insights]
-    if page.health is not None:
-        page.health = _card(page.health, context_hash, reads[KIND_HEALTH])
+    # The one the company is working on first, then the others in the service's order.
+    page.recommendations = sorted(
+        _cards(reads[KIND_RECOMMENDATION], context_hash),
+        key=lambda card: not (card.status == Status.ACTIVE and card.item.started_at),
+    )
+    page.insights = _cards(reads[KIND_INSIGHT], context_hash)
+    page.health = next(iter(_cards(reads[KIND_HEALTH], context_hash)), None)
     page.live = {
         SECTIONS[kind]: [
             LiveCard(g, KIND_NAMES[kind], readable(g.text)) for g in (read.pending if read else [])
@@ -143,7 +140,7 @@ def _read(page: Dashboard, section: str, read, *, nothing: str, partly: str) -> 
 
 
 def _recommendations(page: Dashboard, lookups: ReadLookups, *, count: bool) -> ContentPage:
-    content = _read(
+    return _read(
         page,
         "recommendations",
         lambda: recommendations_for(
@@ -156,11 +153,6 @@ def _recommendations(page: Dashboard, lookups: ReadLookups, *, count: bool) -> C
         nothing=f"{UNAVAILABLE}, and there are no earlier recommendations to show.",
         partly=f"{UNAVAILABLE}: some recommendations could not be made yet.",
     )
-    # The one the company is working on first, then the others in the service's order.
-    page.recommendations = sorted(
-        _served(content), key=lambda s: not (s[0].status == Status.ACTIVE and s[0].started_at)
-    )
-    return content
 
 
 def _insights(page: Dashboard, lookups: ReadLookups, *, count: bool) -> ContentPage | None:
@@ -169,7 +161,7 @@ def _insights(page: Dashboard, lookups: ReadLookups, *, count: bool) -> ContentP
         return None
     page.focus_domain = domain
     unavailable = f"{UNAVAILABLE}: new peer insights could not be made."
-    content = _read(
+    return _read(
         page,
         "insights",
         lambda: insights_for(
@@ -184,12 +176,10 @@ def _insights(page: Dashboard, lookups: ReadLookups, *, count: bool) -> ContentP
         nothing=unavailable,
         partly=unavailable,
     )
-    page.insights = _served(content)
-    return content
 
 
 def _health(page: Dashboard, lookups: ReadLookups, *, count: bool) -> ContentPage:
-    content = _read(
+    return _read(
         page,
         "health",
         lambda: health_summary_for(
@@ -198,22 +188,15 @@ def _health(page: Dashboard, lookups: ReadLookups, *, count: bool) -> ContentPag
         nothing=f"{UNAVAILABLE}, and there is no earlier health summary to show.",
         partly="",
     )
-    served = _served(content)
-    page.health = served[0] if served else None
-    return content
 
 
-def _served(content: ContentPage) -> list:
-    """(row, served status, is new, is fallback) for each row of a read."""
-    return [
-        (row, content.status_of(row), row.pk in content.new, row.pk in content.fallback)
-        for row in content.items
-    ]
+def _cards(content: ContentPage | None, context_hash: str) -> list[Card]:
+    return [_card(row, content, context_hash) for row in (content.items if content else [])]
 
 
-def _card(served: tuple, context_hash: str, content: ContentPage | None) -> Card:
-    item, status, is_new, is_fallback = served
-    model_down = bool(content and content.error)
+def _card(item: GeneratedContent, content: ContentPage, context_hash: str) -> Card:
+    status, model_down = content.status_of(item), bool(content.error)
+    is_fallback, is_new = content.is_fallback(item), item.pk in content.new
     if status == Status.COMPLETED:
         return Card(item, status, "current", "Completed.")
     earlier = is_fallback or status == Status.STALE or item.context_hash != context_hash

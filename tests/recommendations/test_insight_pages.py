@@ -1,4 +1,4 @@
-"""Insight pages: one statement reads a page and its total; page and filter errors keep
+"""Insight pages: one query reads a page and its total; page and filter errors keep
 their answers (404 for a page past the end, 400 for a bad domain or step)."""
 
 import pytest
@@ -28,6 +28,15 @@ def test_pages_carry_the_total_and_their_links(api, company, domain_insights, pr
     assert last["count"] == 5
     assert [i["relevance_score"] for i in last["results"]] == [0.5]
     assert last["next"] is None and last["previous"]
+    assert provider.calls == 0
+
+
+def test_a_domain_is_found_by_its_slug_as_by_its_id(api, company, domain_insights, provider):
+    by_id = api.get(url(company, domain=domain_insights.pk)).json()
+    by_slug = api.get(url(company, domain=domain_insights.slug)).json()
+
+    assert by_slug["count"] == by_id["count"] == 5
+    assert [i["id"] for i in by_slug["results"]] == [i["id"] for i in by_id["results"]]
     assert provider.calls == 0
 
 
