@@ -18,6 +18,7 @@ def test_a_503_says_in_words_that_the_model_is_unavailable_and_nothing_more(
         == "The model is unavailable right now and there is no earlier content to show."
     )
     assert "API key" not in response.content.decode()
-    assert "401" not in response.content.decode()
+    assert "Error code: 401" not in response.content.decode()
+    assert "HTTP 401" not in response.content.decode()
     # The detail is in the log, for whoever runs the service.
     assert "Incorrect API key" in caplog.text
