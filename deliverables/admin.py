@@ -29,11 +29,17 @@ class DeliverableAdmin(admin.ModelAdmin):
         "status",
         "content_transformation_status",
         "display_format",
+        "display_prompt",
         "display_quality_score",
         "transformation_timestamp",
     ]
-    list_filter = ["status", "content_transformation_status", "workspace__company"]
-    list_select_related = ["workspace", "workspace__company"]
+    list_filter = [
+        "status",
+        "content_transformation_status",
+        ("display_prompt", admin.RelatedOnlyFieldListFilter),
+        "workspace__company",
+    ]
+    list_select_related = ["workspace", "workspace__company", "display_prompt"]
     search_fields = ["title"]
     actions = ["retransform", "clear_display"]
     readonly_fields = [
@@ -42,6 +48,7 @@ class DeliverableAdmin(admin.ModelAdmin):
         "display_preview",
         "display_content",
         "display_format",
+        "display_prompt",
         "transformation_timestamp",
         "content_transformation_status",
         "display_quality_score",

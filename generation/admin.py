@@ -19,9 +19,11 @@ from django.shortcuts import get_object_or_404
 from django.template import Engine, TemplateSyntaxError
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
+from generation import ledger, previews
 from generation.errors import PromptMissing
 from generation.models import Generation, GenerationLog, HitCounter, Prompt
 from generation.prompts import (
@@ -190,6 +192,9 @@ class PromptAdmin(admin.ModelAdmin):
                     **(extra_context or {}),
                     "can_roll_back": active is not None
                     and Prompt.objects.filter(key=prompt.key, version__lt=active.version).exists(),
+                    "impact": None
+                    if prompt.is_active
+                    else previews.activation_impact(prompt=prompt),
                 }
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
@@ -238,6 +243,11 @@ class PromptAdmin(admin.ModelAdmin):
                 name="generation_prompt_rollback",
             ),
             path("<path:object_id>/diff/", wrap(self.diff_view), name="generation_prompt_diff"),
+            path(
+                "<path:object_id>/preview/",
+                wrap(self.preview_view),
+                name="generation_prompt_preview",
+            ),
         ]
         # Before the defaults: their "<path:object_id>/" would swallow these.
         return own + super().get_urls()
@@ -321,6 +331,29 @@ class PromptAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/generation/prompt/diff.html", context)
 
+    def preview_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """What activating this version supersedes and costs; a POST adds a dry run on
+        sample contexts (previews.dry_run: priced, nothing stored as content)."""
+        prompt = self._get(request, object_id)
+        if not self.has_view_permission(request, prompt):
+            raise PermissionDenied
+        samples = None
+        if request.method == "POST":
+            if not self.has_change_permission(request, prompt):
+                raise PermissionDenied
+            samples = previews.dry_run(prompt=prompt)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": prompt,
+            "title": f"Preview activating {prompt}",
+            "impact": previews.activation_impact(prompt=prompt),
+            "samples": samples,
+            "sample_limit": previews.SAMPLES,
+            "has_change_permission": self.has_change_permission(request, prompt),
+        }
+        return TemplateResponse(request, "admin/generation/prompt/preview.html", context)
+
     # --- bulk action ----------------------------------------------------------------
 
     @admin.action(description="Activate the selected versions", permissions=["change"])
@@ -363,25 +396,21 @@ def pretty_json(value: Any) -> str:
 
 @admin.register(GenerationLog)
 class GenerationLogAdmin(ReadOnlyAdmin):
-    list_display = [
-        "created_at",
-        "kind",
-        "company",
+    # Six narrow columns: at 1280px, beside the admin's navigation and the filters,
+    # the whole row fits with no sideways scroll. Company, provider and model are
+    # filters; the rest of a row (cached tokens, latency, attempts, origin) is on its page.
+    list_display = ["when", "kind", "prompt", "outcome", "cost", "tokens"]
+    list_filter = [
         "outcome",
+        "kind",
+        ("prompt", admin.RelatedOnlyFieldListFilter),
         "provider",
         "model",
-        "tokens_in",
-        "tokens_cached",
-        "tokens_out",
-        "cost",
-        "latency_ms",
-        "attempts",
-        "origin",
+        "company",
     ]
-    list_filter = ["outcome", "kind", "provider", "model", "company"]
     date_hierarchy = "created_at"
     search_fields = ["kind", "model", "error", "origin"]
-    list_select_related = ["company"]
+    list_select_related = ["company", "prompt"]
     fields = [
         "created_at",
         "kind",
@@ -403,6 +432,24 @@ class GenerationLogAdmin(ReadOnlyAdmin):
         "raw_output",
     ]
 
+    @admin.display(description="created", ordering="created_at")
+    def when(self, obj: GenerationLog) -> str:
+        # Compact and sortable at a glance; the full timestamp is on the row's page.
+        return timezone.localtime(obj.created_at).strftime("%Y-%m-%d %H:%M")
+
+    @admin.display(description="tokens in / out")
+    def tokens(self, obj: GenerationLog) -> str:
+        return f"{obj.tokens_in} / {obj.tokens_out}"
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        response = super().changelist_view(request, extra_context)
+        # The totals of exactly the rows the list shows, filters and search applied
+        # (the ChangeList's public queryset), above the list.
+        context = getattr(response, "context_data", None)
+        if context is not None and "cl" in context:
+            context["totals"] = ledger.totals(context["cl"].queryset)
+        return response
+
 
 @admin.register(Generation)
 class GenerationAdmin(ReadOnlyAdmin):
@@ -410,6 +457,7 @@ class GenerationAdmin(ReadOnlyAdmin):
         "kind",
         "scope",
         "status",
+        "prompt",
         "company",
         "model",
         "attempts",
@@ -417,9 +465,9 @@ class GenerationAdmin(ReadOnlyAdmin):
         "completed_at",
         "expires_at",
     ]
-    list_filter = ["status", "kind", "company"]
+    list_filter = ["status", "kind", ("prompt", admin.RelatedOnlyFieldListFilter), "company"]
     search_fields = ["scope", "context_hash"]
-    list_select_related = ["company"]
+    list_select_related = ["company", "prompt"]
     date_hierarchy = "created_at"
     fieldsets = [
         (None, {"fields": ["kind", "scope", "context_hash", "company", "prompt", "status"]}),

@@ -12,8 +12,9 @@ counts `unknown` ones; budgets count every row's cost, so calls in flight count 
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
-from django.db.models import IntegerField, Subquery, Sum, Value
+from django.db.models import Count, IntegerField, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 
 from generation.models import Generation, GenerationLog, Outcome
@@ -32,11 +33,13 @@ class Entry:
     model: str
 
 
-def _new_row(*, kind, company_id, generation: Generation, provider, model, **fields):
+def _new_row(*, kind, company_id, generation: Generation | None, provider, model, **fields):
+    # A call made for no artefact (a prompt preview's dry run) has no generation, and
+    # names no prompt: its output is never stored, so it does not make a version "used".
     return GenerationLog.objects.create(
         kind=kind,
         company_id=company_id,
-        prompt_id=generation.prompt_id,
+        prompt_id=generation.prompt_id if generation is not None else None,
         generation=generation,
         provider=provider,
         model=model,
@@ -48,7 +51,7 @@ def open_entry(
     *,
     kind: str,
     company_id: int | None,
-    generation: Generation,
+    generation: Generation | None,
     provider: str,
     model: str,
     prompt_text: str,
@@ -166,3 +169,27 @@ def calls_of(origin: str) -> Coalesce:
         .values("n")
     )
     return Coalesce(Subquery(total, output_field=IntegerField()), Value(0))
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What a set of ledger rows adds up to."""
+
+    calls: int
+    requests: int
+    tokens_in: int
+    tokens_out: int
+    cost: Decimal
+
+
+def totals(rows: QuerySet[GenerationLog]) -> Totals:
+    """One aggregate query over `rows` (e.g. the admin's filtered list)."""
+    zero = Value(0)
+    sums = rows.order_by().aggregate(
+        calls=Count("pk"),
+        requests=Coalesce(Sum("attempts"), zero),
+        tokens_in=Coalesce(Sum("tokens_in"), zero),
+        tokens_out=Coalesce(Sum("tokens_out"), zero),
+        cost=Sum("cost"),
+    )
+    return Totals(**{**sums, "cost": sums["cost"] or Decimal(0)})

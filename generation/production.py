@@ -98,9 +98,11 @@ def produce(job: Job, generation: Generation, owner: str, *, provider) -> Genera
         raise
 
 
-def call_logged(job: Job, generation: Generation, provider) -> tuple[ledger.Entry, Call]:
+def call_logged(job: Job, generation: Generation | None, provider) -> tuple[ledger.Entry, Call]:
     """The provider call, on the ledger: its row is committed before the first request
-    and completed after the last. A ProviderError leaves with its row completed."""
+    and completed after the last. A ProviderError leaves with its row completed.
+    Without a generation (a prompt preview) nothing is streamed or stored: the caller
+    closes the row and keeps the result."""
     instructions, text = render_prompt(prompt=job.prompt, inputs=job.inputs)
     entry = ledger.open_entry(
         kind=job.kind,

@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib import admin, messages
 
+from generation.schema_forms import SchemaFormMixin, initial_from, schema_fields
 from recommendations import services
 from recommendations.models import (
     CompanyDomainProgress,
@@ -12,6 +14,7 @@ from recommendations.models import (
     Recommendation,
     RecommendationEffectiveness,
 )
+from recommendations.schemas import HealthSummaryOutput, InsightItem, RecommendationOutput
 
 
 class JourneyDefinitionAdmin(admin.ModelAdmin):
@@ -119,19 +122,60 @@ def regenerate(modeladmin, request, queryset):
         )
 
 
+class ContentForm(SchemaFormMixin, forms.ModelForm):
+    """Stored model output edited through its output schema's fields (never a raw JSON
+    box): a save that breaks the schema is an error on the form and changes nothing."""
+
+    # The model field holding the schema's whole data; None: each field of the schema
+    # is stored in the model field of the same name.
+    content_field: str | None = "content"
+
+    class Meta:
+        fields: list[str] = []
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial.update(initial_from(self.schema, self._stored()))
+
+    def _stored(self) -> dict:
+        if self.content_field is not None:
+            return getattr(self.instance, self.content_field, None) or {}
+        return {name: getattr(self.instance, name) for name in self.schema.model_fields}
+
+    def edited_fields(self) -> dict:
+        """The model fields this valid form changes, with their new values."""
+        data = self.schema_data or {}
+        new = {self.content_field: data} if self.content_field is not None else data
+        stored = self._stored()
+        if self.content_field is not None:
+            stored = {self.content_field: stored}
+        return {name: value for name, value in new.items() if stored.get(name) != value}
+
+
+def content_form(model, schema, *, content_field: str | None = "content") -> type[ContentForm]:
+    meta = type("Meta", (), {"model": model, "fields": []})
+    attrs = {
+        **schema_fields(schema),
+        "schema": schema,
+        "content_field": content_field,
+        "Meta": meta,
+    }
+    return type(f"{model.__name__}ContentForm", (ContentForm,), attrs)
+
+
 class ContentAdmin(admin.ModelAdmin):
     """Shared by the three kinds of content; the kind is the model (one admin each)."""
 
     actions = [mark_stale, regenerate]
-    list_filter = ["company", "status", "provider", "model"]
-    list_select_related = ["company"]
+    list_filter = ["company", "status", ("prompt", admin.RelatedOnlyFieldListFilter), "model"]
+    list_select_related = ["company", "prompt"]
     date_hierarchy = "generated_at"
     readonly_fields = [
         "company",
+        "status",
         "context_hash",
         "generation",
         "prompt",
-        "prompt_version",
         "model",
         "provider",
         "generated_at",
@@ -139,33 +183,52 @@ class ContentAdmin(admin.ModelAdmin):
         "stale_at",
         "last_presented_at",
         "times_presented",
+        "revision",
     ]
-    # Status changes go through the lifecycle (actions), never a free form field.
-    exclude = ["status"]
-    content_columns = ["status", "times_presented", "generated_at", "expires_at"]
+    content_columns = ["status", "prompt", "times_presented", "generated_at"]
+    form: type[ContentForm]
 
     def has_add_permission(self, request) -> bool:
         return False
 
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        # The schema's fields only: status changes go through the lifecycle (actions)
+        # and provenance is a record, never a free form field.
+        return self.form
+
+    def get_fieldsets(self, request, obj=None):
+        return [
+            ("Content (validated by its output schema)", {"fields": list(self.form.base_fields)}),
+            ("Provenance and lifecycle", {"fields": self.get_readonly_fields(request, obj)}),
+        ]
+
     def save_model(self, request, obj, form, change) -> None:
         # Through the service: it raises the row's revision, so cached representations
         # of the old content are never served again.
-        if form.changed_data:
-            services.edit_content(
-                row=obj, fields={name: form.cleaned_data[name] for name in form.changed_data}
-            )
+        fields = form.edited_fields()
+        if fields:
+            services.edit_content(row=obj, fields=fields)
 
 
 @admin.register(Recommendation)
 class RecommendationAdmin(ContentAdmin):
+    form = content_form(Recommendation, RecommendationOutput)
     list_display = ["__str__", "company", "step", *ContentAdmin.content_columns, "started_at"]
-    list_select_related = ["company", "step__domain"]
+    list_select_related = [*ContentAdmin.list_select_related, "step__domain"]
     list_filter = [*ContentAdmin.list_filter, "step__domain"]
-    readonly_fields = [*ContentAdmin.readonly_fields, "step", "started_at", "completed_at"]
+    readonly_fields = [
+        *ContentAdmin.readonly_fields,
+        "step",
+        "started_at",
+        "completed_at",
+        "user_feedback",
+    ]
 
 
 @admin.register(Insight)
 class InsightAdmin(ContentAdmin):
+    # An insight's row holds one item of the set its prompt returns, field by field.
+    form = content_form(Insight, InsightItem, content_field=None)
     list_display = [
         "__str__",
         "company",
@@ -174,13 +237,14 @@ class InsightAdmin(ContentAdmin):
         "relevance_score",
         *ContentAdmin.content_columns,
     ]
-    list_select_related = ["company", "domain", "step"]
+    list_select_related = [*ContentAdmin.list_select_related, "domain", "step"]
     list_filter = [*ContentAdmin.list_filter, "domain"]
     readonly_fields = [*ContentAdmin.readonly_fields, "domain", "step"]
 
 
 @admin.register(HealthSummary)
 class HealthSummaryAdmin(ContentAdmin):
+    form = content_form(HealthSummary, HealthSummaryOutput)
     list_display = ["__str__", "company", *ContentAdmin.content_columns]
 
 

@@ -139,7 +139,7 @@ class GeneratedContent(models.Model):
     company = models.ForeignKey("companies.Company", on_delete=models.CASCADE, related_name="+")
     # The company context hash when it was generated (not the generation key).
     context_hash = models.CharField(max_length=64)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.FRESH)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.FRESH)
     generation = models.ForeignKey(
         "generation.Generation", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -228,7 +228,9 @@ class Recommendation(GeneratedContent):
     def context_bound(cls) -> Q:
         """Rows that a context change makes stale: a recommendation someone has
         started stays until it is completed or ages out."""
-        return Q(status=Status.FRESH) | Q(status=Status.ACTIVE, started_at__isnull=True)
+        return Q(status=Status.FRESH) | Q(
+            status__in=[Status.ACTIVE, Status.REGENERATING], started_at__isnull=True
+        )
 
 
 class Insight(GeneratedContent):

@@ -170,7 +170,7 @@ def current_recommendations(
     recommendations (active with a start time, whatever their context or prompt
     version: they stay until completed or expired), then the live recommendations of
     the current context and prompt version, newest first."""
-    started = Q(status=Status.ACTIVE, started_at__isnull=False)
+    started = Q(status__in=[Status.ACTIVE, Status.REGENERATING], started_at__isnull=False)
     current = Q(context_hash=context_hash, prompt_id=prompt_id, status__in=LIVE)
     return list(
         Recommendation.objects.filter(started | current, company=company)

@@ -199,6 +199,9 @@ def _card(item: GeneratedContent, content: ContentPage, context_hash: str) -> Ca
     is_fallback, is_new = content.is_fallback(item), item.pk in content.new
     if status == Status.COMPLETED:
         return Card(item, status, "current", "Completed.")
+    if status == Status.REGENERATING:
+        sentence = "Being regenerated: this version is shown until the new one is written."
+        return Card(item, status, "generating", sentence)
     earlier = is_fallback or status == Status.STALE or item.context_hash != context_hash
     if earlier and model_down:
         sentence = "An earlier version, shown because the model is unavailable right now."

@@ -11,7 +11,7 @@ from django.utils import timezone
 from core.errors import IllegalTransition
 from generation.flight import schedule_revalidation
 from generation.models import Generation
-from recommendations.lifecycle import Status
+from recommendations.lifecycle import Status, sources_of
 from recommendations.models import GeneratedContent, Recommendation, RecommendationEffectiveness
 
 
@@ -91,19 +91,29 @@ def mark_stale(*, rows: Iterable[GeneratedContent]) -> int:
 
 def regenerate(*, rows: Sequence[GeneratedContent]) -> tuple[int, int]:
     """Ask the model again for the artefacts behind these rows, in the background: one
-    refresh is queued per artefact (generation.flight.schedule_revalidation), and the
-    rows keep serving until refresh_rows replaces them. Rows without an artefact are
-    marked stale (the next read makes them). Returns (refreshes queued, rows staled)."""
+    refresh is queued per artefact (generation.flight.schedule_revalidation). The live
+    rows of each queued artefact become `regenerating` (members see "being
+    regenerated") and keep serving until refresh_rows replaces them. Rows without an
+    artefact are marked stale (the next read makes them). Returns (refreshes queued,
+    rows staled)."""
     queued = 0
     seen: set[int] = set()
     orphans = []
-    for row in rows:
-        if row.generation_id is None:
-            orphans.append(row)
-        elif row.generation_id not in seen:
-            seen.add(row.generation_id)
-            queued += schedule_revalidation(Generation(pk=row.generation_id))
-    return queued, mark_stale(rows=orphans)
+    with transaction.atomic():
+        for row in rows:
+            if row.generation_id is None:
+                orphans.append(row)
+            elif row.generation_id not in seen:
+                seen.add(row.generation_id)
+                if schedule_revalidation(Generation(pk=row.generation_id)):
+                    queued += 1
+                    # Marked in the transaction that queues the refresh (it runs on
+                    # commit), so the mark never lands on the rows of the new content.
+                    type(row).objects.filter(
+                        generation_id=row.generation_id,
+                        status__in=sources_of(Status.REGENERATING),
+                    ).update(status=Status.REGENERATING)
+        return queued, mark_stale(rows=orphans)
 
 
 def edit_content(*, row: GeneratedContent, fields: dict[str, Any]) -> GeneratedContent:

@@ -81,3 +81,21 @@ def test_a_cleared_display_comes_back_from_the_stored_generation_without_a_call(
     assert provider.calls == 2
     assert again["results"][0]["display_content"] == first[0]["display_content"]
     assert again["meta"]["cache"]["cached"] == 2
+
+
+def test_the_display_prompt_version_is_a_column_and_a_filter(admin_client, workspace):
+    from generation.prompts import new_version_from
+    from tests.builders import make_prompt
+
+    v1 = make_prompt(key="display-curation")
+    v2 = new_version_from(prompt=v1)
+    mine, other = make_deliverables(workspace=workspace, count=2)
+    Deliverable.objects.filter(pk=mine.pk).update(display_prompt=v1)
+    Deliverable.objects.filter(pk=other.pk).update(display_prompt=v2)
+
+    page = admin_client.get(CHANGELIST).content.decode()
+    filtered = admin_client.get(CHANGELIST, {"display_prompt__id__exact": v1.pk})
+
+    assert "column-display_prompt" in page
+    assert "display-curation v1" in page and "display-curation v2" in page
+    assert [d.pk for d in filtered.context["cl"].result_list] == [mine.pk]

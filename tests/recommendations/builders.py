@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.utils import timezone
 
 from generation.models import Prompt
+from generation.schema_forms import initial_from
 from recommendations import services
 from recommendations.lifecycle import Status
 from recommendations.models import (
@@ -101,3 +102,8 @@ def make_ranked_insights(*, company, domain, count: int = 5) -> list[Insight]:
         )
         for n in range(count)
     ]
+
+
+def content_form_data(schema, data: dict) -> dict:
+    """The POST of the admin's content form showing `data` (its schema's fields)."""
+    return initial_from(schema, data)

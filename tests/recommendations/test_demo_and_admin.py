@@ -123,11 +123,12 @@ def test_admin_regenerate_queues_the_refresh_and_replaces_the_rows(
             follow=True,
         )
 
-    # The request asked the model nothing: three refreshes are queued, rows unchanged.
+    # The request asked the model nothing: three refreshes are queued, the rows keep
+    # serving, marked as being regenerated.
     assert provider.calls == 3
     assert len(queued) == 3
     assert "3 regeneration(s) queued" in response.content.decode()
-    assert Recommendation.objects.filter(status__in=[Status.FRESH, Status.ACTIVE]).count() == 3
+    assert Recommendation.objects.filter(status=Status.REGENERATING).count() == 3
 
     assert run_queued_refreshes() == 3
 

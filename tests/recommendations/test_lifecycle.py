@@ -22,6 +22,9 @@ def test_the_lifecycle_table_allows_only_the_design_edges():
         (Status.FRESH, Status.STALE),
         (Status.ACTIVE, Status.COMPLETED),
         (Status.ACTIVE, Status.STALE),
+        (Status.FRESH, Status.REGENERATING),
+        (Status.ACTIVE, Status.REGENERATING),
+        (Status.REGENERATING, Status.STALE),
     }
 
 

@@ -6,8 +6,6 @@ revision. Each test changes something a reader shows through the path a person
 takes (the API, the admin) and checks the next read shows it.
 """
 
-import json
-
 import pytest
 from django.urls import reverse
 from django.utils import timezone
@@ -16,8 +14,9 @@ from generation.models import Prompt
 from generation.prompts import new_version_from, rollback_prompt
 from recommendations import services
 from recommendations.models import HealthSummary, JourneyStep, Recommendation
+from recommendations.schemas import HealthSummaryOutput
 from recommendations.serializers import RecommendationSerializer
-from tests.recommendations.builders import make_recommendation
+from tests.recommendations.builders import content_form_data, make_recommendation
 
 
 def recs(api, company):
@@ -120,7 +119,7 @@ def test_an_admin_edit_of_content_shows_at_once(api, admin_client, company, prov
 
     response = admin_client.post(
         reverse("admin:recommendations_healthsummary_change", args=[row.pk]),
-        {"content": json.dumps(edited)},
+        content_form_data(HealthSummaryOutput, edited),
     )
 
     assert response.status_code == 302, response.content
