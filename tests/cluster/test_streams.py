@@ -74,6 +74,11 @@ def test_a_stream_made_on_host_a_is_followed_and_resumed_on_host_b(hosts, fake_p
 
     generation.refresh_from_db()
     context = f"{generation.status} {generation.text!r}\n{hosts.logs()}"
+    chunks = [e for e in followed["nginx"] if e.name == "chunk"]
+    print(
+        f"\nstream made on host a: {len(chunks)} chunks (one NOTIFY each) of "
+        f"{len(generation.text)} characters over {arrivals[-1] - arrivals[0]:.1f}s"
+    )
     assert generation.status == GenerationStatus.COMPLETED, context
     assert fake_provider.calls == 1, context
     for name in ("b", "nginx"):

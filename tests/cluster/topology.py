@@ -329,7 +329,7 @@ max_db_connections = {self.sizes.bouncer_pool}
 min_pool_size = 0
 reserve_pool_size = 0
 server_idle_timeout = 30
-ignore_startup_parameters = extra_float_digits,options
+ignore_startup_parameters = extra_float_digits
 logfile = {directory / "pgbouncer.log"}
 pidfile = {directory / "pgbouncer.pid"}
 """
