@@ -58,12 +58,12 @@ def fake_provider() -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="session")
 def cluster(django_db_setup, django_db_blocker, fake_provider) -> Iterator[topology.Topology]:
     """PgBouncer, hosts a and b (each 2 uvicorn workers and a cluster of 1), nginx."""
-    topology.ensure_packages()
     with django_db_blocker.unblock():
         url = database_url()
         env = child_env(**HOST_ENV, OPENAI_BASE_URL=fake_provider.base_url)
     if not url.startswith("postgres"):
         pytest.skip("several hosts need PostgreSQL")
+    topology.ensure_packages()
     with topology.start(url, sizes=SIZES, env=env) as running:
         yield running
 

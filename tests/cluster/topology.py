@@ -173,10 +173,6 @@ class Host:
         return f"http://127.0.0.1:{self.port}"
 
     @property
-    def application_name(self) -> str:
-        return self.env["DB_APPLICATION_NAME"]
-
-    @property
     def web_log(self) -> Path:
         return self.run_dir / f"host-{self.name}-web.log"
 
@@ -206,10 +202,6 @@ class Host:
             [sys.executable, "manage.py", "qcluster"], log=self.cluster_log, env=self.env
         )
 
-    def start(self) -> None:
-        self.start_cluster()
-        self.start_web()
-
     def stop_web(self, timeout: float = 15) -> None:
         _end(self.web, timeout=timeout)
 
@@ -229,19 +221,6 @@ class Host:
         for proc in (self.web, self.cluster):
             if proc is not None:
                 proc.wait(timeout=10)
-
-    def pids(self) -> set[int]:
-        """Every living process of this host (its web server's and its cluster's groups)."""
-        groups = {p.pid for p in (self.web, self.cluster) if p is not None and p.poll() is None}
-        found = set()
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                with contextlib.suppress(OSError, ValueError, IndexError):
-                    stat = (entry / "stat").read_text()
-                    fields = stat[stat.rindex(")") + 2 :].split()
-                    if int(fields[2]) in groups and fields[0] != "Z":
-                        found.add(int(entry.name))
-        return found
 
     def manage(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
         """A one-off manage.py command run on this host (its settings, its broker)."""
@@ -586,7 +565,6 @@ def main(argv: list[str] | None = None) -> int:
         bouncer_pool=args.bouncer_pool,
         db_pool_max=int(os.environ.get("DB_POOL_MAX_SIZE", 4)),
     )
-    run_dir = Path(tempfile.mkdtemp(prefix="evergreen-cluster-"))
     stopping = []
 
     def on_signal(signum, frame):
@@ -599,7 +577,6 @@ def main(argv: list[str] | None = None) -> int:
             database_url,
             sizes=sizes,
             redis_db=args.redis_db,
-            run_dir=run_dir,
             names=names,
         ) as topology:
             print(f"Evergreen on {topology.url}/ (nginx) over {args.hosts} hosts:", flush=True)
@@ -616,12 +593,19 @@ def main(argv: list[str] | None = None) -> int:
                 f" PostgreSQL connections with the LISTENs",
                 flush=True,
             )
-            print(f"  configs and logs in {run_dir}; Ctrl-C stops everything", flush=True)
+            print(
+                f"  configs and logs in {topology.run_dir} (removed at the end);"
+                " Ctrl-C stops everything",
+                flush=True,
+            )
             while True:
                 for host in topology.hosts.values():
                     for proc in (host.web, host.cluster):
                         if proc is not None and proc.poll() is not None:
-                            print(f"host {host.name}: a process ended; stopping", file=sys.stderr)
+                            print(
+                                f"host {host.name}: a process ended; stopping\n" + topology.logs(),
+                                file=sys.stderr,
+                            )
                             return 1
                 time.sleep(0.5)
     except KeyboardInterrupt:
