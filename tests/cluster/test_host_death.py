@@ -30,6 +30,10 @@ deadline = time.monotonic() + 40
 while not recover_runs() and time.monotonic() < deadline:
     time.sleep(0.5)
 """
+SWEEP = """
+from generation.sweep import sweep_claims
+print(sweep_claims().as_dict())
+"""
 
 
 def test_host_a_killed_mid_generation_and_mid_run_host_b_finishes_both_within_a_lease(
@@ -54,11 +58,15 @@ def test_host_a_killed_mid_generation_and_mid_run_host_b_finishes_both_within_a_
     )
     assert posted.status_code == 202, posted.text
     run_id = posted.json()["id"]
+    # Both calls have reached the model and both answers have begun to arrive.
     wait_until(
         lambda: (
-            Generation.objects.filter(
+            fake_provider.calls >= 2
+            and Generation.objects.filter(
                 company=company, kind="health_summary", status=GenerationStatus.STREAMING
-            ).exists()
+            )
+            .exclude(text="")
+            .exists()
             and RunEvent.objects.filter(run_id=run_id, type=EventType.PROPOSAL_TEXT).exists()
         ),
         timeout=60,
@@ -83,6 +91,10 @@ def test_host_a_killed_mid_generation_and_mid_run_host_b_finishes_both_within_a_
         message=f"host b did not finish the run\n{hosts.logs()}",
     )
     run_done = time.monotonic() - killed_at
+    # The every-minute claim sweep, run once on host b: host a's two calls, whose
+    # outcome nobody knows, are closed on the ledger.
+    swept = b.manage("shell", "-c", SWEEP)
+    assert swept.returncode == 0, swept.stderr
 
     run.refresh_from_db()
     logs = GenerationLog.objects.all()
@@ -106,6 +118,8 @@ def test_host_a_killed_mid_generation_and_mid_run_host_b_finishes_both_within_a_
     successes = logs.filter(outcome=Outcome.SUCCESS)
     assert successes.count() == made.count() == 7, context
     assert not successes.values("generation").annotate(n=Count("id")).filter(n__gt=1), context
+    assert logs.filter(outcome=Outcome.UNKNOWN).count() == calls_at_kill, context
+    assert not logs.filter(outcome=Outcome.STARTED).exists(), context
     assert HealthSummary.objects.filter(company=company).count() == 1, context
     assert PersonaReview.objects.filter(run=run).count() == 5, context
 
