@@ -2,6 +2,7 @@
 
 import os
 import secrets
+import socket
 import sys
 from datetime import timedelta
 from decimal import Decimal
@@ -148,6 +149,15 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Connections of this app can be told apart (and counted) in pg_stat_activity.
     _db_options.setdefault("application_name", env("DB_APPLICATION_NAME", default="evergreen"))
+    # Behind PgBouncer in transaction mode (docs/scaling.md) consecutive statements may
+    # run on different server connections, so nothing may live in a session between
+    # transactions. Django's queries already bind parameters on the client and never
+    # prepare a statement (prepare_threshold None: PgBouncer before 1.21 cannot route
+    # prepared statements), and no code takes a session-level advisory lock; what is
+    # left is the server-side cursor of QuerySet.iterator(), declared outside a
+    # transaction: turned off here.
+    if env.bool("DB_TRANSACTION_POOLER", default=False):
+        _db["DISABLE_SERVER_SIDE_CURSORS"] = True
     # Under ASGI every request runs in a thread of its own, and a persistent
     # connection (CONN_MAX_AGE > 0) belongs to its thread: it is not reused, it
     # leaks. A per-process pool bounds the connections instead (docs/operations.md).
@@ -171,6 +181,11 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
         _db["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=True)
 else:
     _db.setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
+
+# The hub's LISTEN (generation/events.py) needs a session of its own for the life of
+# the process, which a transaction-pooling PgBouncer cannot give: behind one, point
+# this at PostgreSQL itself. Empty: the connection settings of DATABASE_URL.
+LISTEN_DATABASE_URL = env("LISTEN_DATABASE_URL", default="")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -346,10 +361,18 @@ EVERGREEN_CHUNK_GRACE = timedelta(minutes=env.int("CHUNK_GRACE_MINUTES", default
 # The maintenance jobs (stale marking, retention) change this many rows per statement.
 MAINTENANCE_BATCH_SIZE = env.int("MAINTENANCE_BATCH_SIZE", default=1000)
 
+# This host's name in every log line, so the logs of several hosts can be merged.
+EVERGREEN_HOST = env("EVERGREEN_HOST", default=socket.gethostname())
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s "
+            + EVERGREEN_HOST.replace("%", "%%")
+            + " %(levelname)s %(name)s %(message)s"
+        }
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {

@@ -1,8 +1,10 @@
 """Wake-ups when a generation changes: one LISTEN connection per process.
 
 Writers call `notify_generation(id)` after their commit (pg_notify on
-PostgreSQL). In each process a `Hub` holds one autocommit connection that
-LISTENs on the channel, in a daemon thread, and fans every notification out to
+PostgreSQL; a NOTIFY is an ordinary statement, so it works through PgBouncer). In
+each process a `Hub` holds one autocommit connection that LISTENs on the channel
+(to `LISTEN_DATABASE_URL` when set: behind a transaction-pooling PgBouncer a LISTEN
+must reach PostgreSQL itself), in a daemon thread, and fans every notification out to
 the subscriptions of that generation: threads blocked in `get_or_generate`
 and SSE clients on an asyncio loop alike. A subscriber holds no database
 connection while it waits.
@@ -60,6 +62,26 @@ def release_connection() -> None:
     """
     if is_postgres() and not connection.in_atomic_block:
         connection.close()
+
+
+def listen_params() -> dict:
+    """psycopg.connect() arguments of the listener: LISTEN_DATABASE_URL when set (a
+    LISTEN needs a session of its own, which a transaction-pooling PgBouncer in front
+    of DATABASE_URL cannot give), else the default database's own."""
+    from django.conf import settings
+
+    params = connection.get_connection_params()
+    application_name = params.get("application_name")
+    if settings.LISTEN_DATABASE_URL:
+        params = {"conninfo": settings.LISTEN_DATABASE_URL}
+        if application_name:
+            params["application_name"] = application_name
+        return params
+    return {
+        k: v
+        for k, v in params.items()
+        if k not in ("cursor_factory", "context", "prepare_threshold", "pool")
+    }
 
 
 class Subscription:
@@ -147,7 +169,7 @@ class Hub:
         with self._lock:
             self._subs[sub.key].add(sub)
         if is_postgres():
-            self._start(connection.get_connection_params())
+            self._start(listen_params())
         return sub
 
     def _unsubscribe(self, sub: Subscription) -> None:
@@ -188,11 +210,6 @@ class Hub:
     def _run(self, params: dict) -> None:
         import psycopg
 
-        params = {
-            k: v
-            for k, v in params.items()
-            if k not in ("cursor_factory", "context", "prepare_threshold")
-        }
         backoff = 0.1
         while not self._stop.is_set():
             try:

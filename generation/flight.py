@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from generation.claims import FAILURE_COOLDOWN, LEASE, insert_claim, try_takeover, until_takeable
-from generation.errors import GenerationPending, ProviderUnavailable
+from generation.errors import BudgetExceeded, GenerationPending, ProviderUnavailable
 from generation.events import hub, release_connection
 from generation.hits import record_hit
 from generation.leases import owner_token
@@ -146,7 +146,14 @@ def _claim_or_wait(job: Job, generation, *, wait: bool, on_stale) -> GenerationR
                 generation.refresh_from_db()
                 return _start(job, generation, owner, wait=wait)
             if generation.status == GenerationStatus.FAILED:
-                return _fallback_or_raise(job, generation.error, ProviderUnavailable)
+                # Within the cooldown a reader gets the failure the owner got: a spent
+                # budget stays a 429 (with its Retry-After) for every reader, on any host.
+                failure = (
+                    BudgetExceeded
+                    if generation.error_code == BudgetExceeded.code
+                    else ProviderUnavailable
+                )
+                return _fallback_or_raise(job, generation.error, failure)
             if not wait:
                 raise GenerationPending(generation)
             remaining = deadline - time.monotonic()

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from generation.events import hub, notify_generation, wait_for_listener
+from generation.events import Hub, hub, notify_generation, wait_for_listener
 from generation.flight import Source, get_or_generate
 from tests.builders import make_prompt
 from tests.processes import test_database_url as database_url
@@ -136,3 +136,30 @@ def _notify_from_thread(generation_id: int) -> None:
         notify_generation(generation_id)
     finally:
         connection.close()
+
+
+def test_the_listener_connects_where_listen_database_url_points(settings):
+    """Behind a transaction-pooling PgBouncer the LISTEN must reach PostgreSQL itself:
+    the hub uses LISTEN_DATABASE_URL, not the default database's connection."""
+    settings.LISTEN_DATABASE_URL = "postgres://postgres@127.0.0.1:9/nowhere"
+    nowhere = Hub()
+    try:
+        with nowhere.subscribe(3):
+            time.sleep(0.5)
+            assert not nowhere.listening
+    finally:
+        nowhere.stop()
+
+    settings.LISTEN_DATABASE_URL = database_url()
+    direct = Hub()
+    try:
+        with direct.subscribe(3) as sub:
+            deadline = time.monotonic() + 5
+            while not direct.listening and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert direct.listening
+            sub.wait(0)  # the connect wake-up
+            notify_generation(3)
+            assert sub.wait(5) is True
+    finally:
+        direct.stop()

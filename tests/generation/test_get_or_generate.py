@@ -145,6 +145,16 @@ def test_budget_spent_with_nothing_cached_is_a_budget_error(prompt, provider):
     assert not Generation.objects.filter(status=GenerationStatus.COMPLETED).exists()
 
 
+def test_a_second_reader_of_a_key_failed_for_budget_gets_the_budget_error_too(prompt, provider):
+    company = make_company(daily_cost_budget=0)
+    with pytest.raises(BudgetExceeded):
+        ask(company)
+    # The key is failed and in its cooldown: the next reader is told the same thing.
+    with pytest.raises(BudgetExceeded):
+        ask(company)
+    assert provider.calls == 0
+
+
 def test_provider_down_with_no_earlier_content_raises_unavailable_and_stores_no_content(
     company, prompt, provider
 ):
