@@ -257,6 +257,13 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _sched(pid: int) -> tuple[float, float]:
+    """(seconds on a CPU, seconds runnable but waiting for one) of the process's main
+    thread, the one running the event loop (/proc/<pid>/task/<pid>/schedstat)."""
+    on_cpu, run_delay, _ = Path(f"/proc/{pid}/task/{pid}/schedstat").read_text().split()
+    return int(on_cpu) / 1e9, int(run_delay) / 1e9
+
+
 def _sockets(pid: int) -> int:
     count = 0
     for fd in Path(f"/proc/{pid}/fd").iterdir():
@@ -537,6 +544,7 @@ def measure(args, url: str) -> dict:
             connected = {pid: _rss_kb(pid) for pid in workers}
             figures["sockets"] = {pid: _sockets(pid) - idle_sockets[pid] for pid in workers}
             cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
+            sched_before = {pid: _sched(pid) for pid in workers}
             this_before = time.process_time()
             streaming = time.monotonic()
             owner = threading.Thread(
@@ -552,6 +560,13 @@ def measure(args, url: str) -> dict:
             ended = time.monotonic()
             figures["cpu"] = {
                 pid: (_cpu_seconds(pid) - cpu_before[pid]) / (streamed - streaming)
+                for pid in workers
+            }
+            figures["sched"] = {
+                pid: tuple(
+                    after - before
+                    for after, before in zip(_sched(pid), sched_before[pid], strict=True)
+                )
                 for pid in workers
             }
             figures["this_cpu"] = (time.process_time() - this_before) / (streamed - streaming)
@@ -722,6 +737,11 @@ def report(fig: dict, args) -> int:
             f"{fig['idle_rss'][pid] / 1024:.0f} MB, connected "
             f"{fig['connected_rss'][pid] / 1024:.0f} MB, peak {fig['peak_rss'][pid] / 1024:.0f}"
             f" MB, CPU while streaming {fig['cpu'][pid] * 100:.0f}% of a core"
+        )
+        ran, waited = fig["sched"][pid]
+        print(
+            f"      its event loop thread while streaming: {ran:.1f} s on a CPU, "
+            f"{waited:.1f} s runnable but waiting for a CPU (the machine's other work)"
         )
     print(
         f"  CPU while streaming: clients {fig['client_cpu']:.1f} s in all, this process "
