@@ -28,6 +28,7 @@ for every statement a read sends the access path PostgreSQL chose at the large s
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -401,6 +402,7 @@ def run(small: int, large: int, iterations: int, keep: bool = False) -> dict:
         for proc, log in procs:
             _stop(proc)
             log.unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         if not keep:
             for url in urls.values():
                 common.recreate(url, drop_only=True)

@@ -55,6 +55,7 @@ import hashlib
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -245,11 +246,16 @@ def client_main(argv: list[str]) -> None:
 # --- the server, the owner, the samplers (this process) --------------------------------
 
 
-def _rss_kb(pid: int) -> int:
+def _status(pid: int, field: str) -> int:
+    """A number from /proc/<pid>/status (VmRSS in kB, Threads)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1])
     return 0
+
+
+def _rss_kb(pid: int) -> int:
+    return _status(pid, "VmRSS")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -525,6 +531,7 @@ def measure(args, url: str) -> dict:
             time.sleep(1.0)
             idle = {pid: _rss_kb(pid) for pid in workers}
             idle_sockets = {pid: _sockets(pid) for pid in workers}
+            idle_threads = {pid: _status(pid, "Threads") for pid in workers}
             generation = _new_generation(company, GenerationStatus.STREAMING)
             sampler = Sampler(url, workers)
             sampler.start()
@@ -543,6 +550,9 @@ def measure(args, url: str) -> dict:
             time.sleep(1.0)  # settled: every client waits on the hub
             connected = {pid: _rss_kb(pid) for pid in workers}
             figures["sockets"] = {pid: _sockets(pid) - idle_sockets[pid] for pid in workers}
+            figures["threads"] = {
+                pid: (idle_threads[pid], _status(pid, "Threads")) for pid in workers
+            }
             cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
             sched_before = {pid: _sched(pid) for pid in workers}
             this_before = time.process_time()
@@ -608,12 +618,13 @@ def measure(args, url: str) -> dict:
         figures["client_cpu"] = client_cpu
         return figures
     except BaseException:
-        print(f"server output ({log}):\n{log.read_text(errors='replace')[-3000:]}")
+        print(f"server output:\n{log.read_text(errors='replace')[-3000:]}")
         raise
     finally:
         for client, _ in clients:
             stop(client)
         fake.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def latencies(fig: dict) -> dict[str, list[float]]:
@@ -738,6 +749,8 @@ def report(fig: dict, args) -> int:
             f"{fig['connected_rss'][pid] / 1024:.0f} MB, peak {fig['peak_rss'][pid] / 1024:.0f}"
             f" MB, CPU while streaming {fig['cpu'][pid] * 100:.0f}% of a core"
         )
+        before, during = fig["threads"][pid]
+        print(f"      threads: {before} idle, {during} with its clients connected")
         ran, waited = fig["sched"][pid]
         print(
             f"      its event loop thread while streaming: {ran:.1f} s on a CPU, "
