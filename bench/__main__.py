@@ -6,6 +6,11 @@ connection pool (bench/http_list.py, needs wrk: checked first), and queueing 200
 one at a time against in bulk (bench/enqueue.py). PostgreSQL database:
 BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/evergreen_bench_reads),
 created and dropped by each bench. About 4 minutes.
+
+The scale benches run by name, with their own options:
+
+    python -m bench sse-host [...]   1,000 SSE clients on one host (bench/sse_host.py)
+    python -m bench scale [...]      the cached reads at 10k and at 1M/10M rows (bench/scale.py)
 """
 
 import argparse
@@ -16,8 +21,17 @@ import sys
 
 from bench import enqueue, http_list, reads
 
+# Benches run by name: `python -m bench <name> [their options]`.
+NAMED = {"sse-host": "bench.sse_host", "scale": "bench.scale"}
+
 
 def main() -> None:
+    if sys.argv[1:2] and sys.argv[1] in NAMED:
+        import importlib
+
+        name = sys.argv.pop(1)
+        sys.argv[0] = f"python -m bench {name}"
+        sys.exit(importlib.import_module(NAMED[name]).main())
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iterations", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
