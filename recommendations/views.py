@@ -54,7 +54,6 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
             "page": page,
             "company": page.company,
             "nav_companies": page.nav_companies,
-            "status_choices": StepStatus.choices,
         },
     )
 
