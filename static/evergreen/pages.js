@@ -215,12 +215,16 @@
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch", "Accept": "application/json" },
     }).then(function (response) {
-      return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+      return response.json().then(function (data) {
+        return { ok: response.ok, status: response.status, data: data };
+      });
     }).then(function (answer) {
       form.removeAttribute("aria-busy");
       if (button) { button.disabled = false; button.classList.remove("busy"); }
       var text = answer.data.message || (answer.ok ? "Saved." : "Not saved.");
       confirm(anchor, text, !answer.ok);
+      // Refused or invalid: nothing changed, and the form keeps what was typed.
+      if (answer.status === 400 || answer.status === 403) { return null; }
       // What the action caused (new content, another state) comes in afterwards.
       return refresh(form.dataset.inplace.split(" ").filter(Boolean)).then(function () {
         confirm(document.getElementById(anchorId), text, !answer.ok);

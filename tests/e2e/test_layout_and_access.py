@@ -5,6 +5,7 @@ Screenshots of each page at both widths go to tests/e2e/screenshots/."""
 
 import pytest
 
+from companies.models import Membership
 from generation.models import Generation
 from recommendations import services as rec_services
 from tests.builders import make_company
@@ -19,6 +20,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 # The first recommendation's primary control (start or complete) on the dashboard.
 FIRST_PRIMARY = "#recommendations article[id^=rec-] .primary"
 MAX_TABS = 15
+# Touch targets: on a phone, and anywhere.
+TOUCH_TARGET, MIN_TARGET = 44, 24
 
 
 @pytest.fixture
@@ -46,6 +49,19 @@ def member_site(transactional_db):
     return pages
 
 
+def _controls_under(page, height: int) -> list[str]:
+    """The visible controls shorter than `height` px (links inside running text are
+    exempt, as in WCAG's target size rule: only the navigation's and buttons count)."""
+    return page.evaluate(
+        """h => [...document.querySelectorAll('button, select, input:not([type=hidden]),'
+               + ' textarea, summary, nav a, .site a, a.button')]
+            .filter(el => el.offsetParent !== null)
+            .filter(el => el.getBoundingClientRect().height < h)
+            .map(el => el.outerHTML.slice(0, 80))""",
+        height,
+    )
+
+
 def _settled(page) -> None:
     """Nothing is left half laid out: fonts and the first round of scripts are done."""
     page.wait_for_load_state("load")
@@ -55,7 +71,7 @@ def _settled(page) -> None:
 def test_every_member_page_fits_a_phone_and_has_no_serious_axe_violation(
     browser, phone, member_site
 ):
-    widths, problems = {}, []
+    widths, problems, small = {}, [], {}
     for window in (phone, browser):
         size = "390" if window is phone else "1280"
         window.goto("/accounts/login/")
@@ -70,11 +86,15 @@ def test_every_member_page_fits_a_phone_and_has_no_serious_axe_violation(
             _settled(window.page)
             if window is phone:
                 widths[name] = page_width(window.page)
+            least = TOUCH_TARGET if window is phone else MIN_TARGET
+            if tiny := _controls_under(window.page, least):
+                small[f"{name}@{size}"] = tiny
             problems += [f"{name}@{size} {v}" for v in axe_violations(window.page)]
             window.screenshot(f"layout-{name}-{size}", full_page=window is browser)
     print("\nwidth at 390px: " + ", ".join(f"{k} {v}" for k, v in widths.items()))
     print(f"axe serious/critical: {len(problems)}\n" + "\n".join(problems))
     assert problems == []
+    assert small == {}
     assert {k: v for k, v in widths.items() if v > PHONE["width"]} == {}
 
 
@@ -113,15 +133,9 @@ def test_the_dashboard_leads_with_what_to_do_next_above_the_fold_on_a_phone(phon
     # Content that streams in is announced.
     for region in ("#recommendations", "#insights", "#health"):
         assert page.locator(region).get_attribute("aria-live") == "polite"
-    # Touch targets on a phone: every visible control at least 44px tall.
-    small = page.evaluate(
-        """() => [...document.querySelectorAll('main button, main select, main input,'
-               + ' main summary, header a, header button, header select')]
-            .filter(el => el.offsetParent !== null)
-            .filter(el => el.getBoundingClientRect().height < 44)
-            .map(el => el.outerHTML.slice(0, 80))"""
-    )
-    assert small == []
+    # Touch targets on a phone, the journey's step controls unfolded too.
+    page.evaluate("document.querySelectorAll('details').forEach(d => d.open = true)")
+    assert _controls_under(page, TOUCH_TARGET) == []
     assert Generation.objects.exists()  # the page read its content as a member does
 
 
@@ -141,3 +155,22 @@ def test_a_missing_page_is_branded_and_fits_a_phone(phone, member_site):
     favicon = page.request.get(browser.url("/favicon.ico"))
     assert favicon.status == 200
     assert page.locator("link[rel=icon]").count() >= 1
+
+
+def test_a_refused_action_keeps_what_was_typed_and_says_why(browser, member_site):
+    browser.sign_in("alice")
+    page = browser.page
+    browser.goto(member_site["dashboard"])
+    card = page.locator("#recommendations article[id^=rec-]").first
+    card.get_by_text("Rate this recommendation").click()
+    card.locator("select[name=rating]").select_option("4")
+    card.locator("input[name=comment]").fill("Useful, but the timing is off")
+    # Meanwhile the member's role becomes read-only.
+    Membership.objects.filter(user__username="alice").update(role="viewer")
+
+    card.get_by_role("button", name="Send feedback").click()
+
+    card.locator(".confirm.failed").get_by_text("your role in this company").wait_for()
+    assert card.locator("input[name=comment]").input_value() == "Useful, but the timing is off"
+    assert "Forbidden" not in page.content()
+    assert browser.dialogs == []

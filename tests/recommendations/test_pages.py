@@ -2,9 +2,9 @@ from django.test import Client
 from django.urls import reverse
 
 from generation.errors import ProviderError
-from recommendations import services
+from recommendations import services, views
 from recommendations.lifecycle import Status
-from recommendations.models import Recommendation
+from recommendations.models import CompanyStepProgress, Recommendation
 from tests.builders import run_queued_tasks
 from tests.recommendations.builders import make_recommendation
 
@@ -248,7 +248,14 @@ def test_a_viewer_sees_no_controls_and_cannot_post(company, steps, provider):
     page = client.get(reverse("company-dashboard", args=[company.pk]))
     assert "Start</button>" not in page.text
     url = reverse("step-progress-page", args=[company.pk, steps[0].pk])
-    assert client.post(url, {"status": "in_progress"}).status_code == 403
+    refused = client.post(url, {"status": "in_progress"})
+    assert refused.status_code == 403
+    assert "You cannot do that here" in refused.text  # the branded page, not a bare 403
+    # The page's own fetch gets the reason to show next to the control.
+    answer = client.post(url, {"status": "in_progress"}, headers={"Accept": "application/json"})
+    assert answer.status_code == 403
+    assert answer.json() == {"message": views.READ_ONLY}
+    assert not CompanyStepProgress.objects.filter(company=company).exists()
 
 
 def test_every_control_of_another_company_is_404(member, company, other_company, steps, provider):
