@@ -15,7 +15,7 @@ from generation.models import Generation
 from generation.readable import Block, readable
 from recommendations import selectors
 from recommendations.lifecycle import Status
-from recommendations.models import GeneratedContent, JourneyDomain, StepStatus
+from recommendations.models import GeneratedContent, JourneyDomain, JourneyStep, StepStatus
 from recommendations.services.content import (
     GENERATION_FAILURES,
     KIND_HEALTH,
@@ -131,7 +131,7 @@ class StepControl:
     progress: selectors.StepProgress
 
     @property
-    def step(self):
+    def step(self) -> JourneyStep:
         return self.progress.step
 
     @property
@@ -145,6 +145,9 @@ class StepControl:
 
 @dataclass(frozen=True)
 class DomainView:
+    """A journey domain as the page lists it: its progress, each step's control, and
+    whether it is unfolded (it holds the next step)."""
+
     progress: selectors.DomainProgress
     steps: list[StepControl]
     unfolded: bool
