@@ -11,6 +11,14 @@ def companies_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Company
     return Company.objects.filter(memberships__user=user)
 
 
+def writable_companies_for(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Company]:
+    """The companies where the user may act (a write role): what a form offers."""
+    if not user.is_authenticated:
+        return Company.objects.none()
+    # One filter() call: the role is the role of this user's own membership.
+    return Company.objects.filter(memberships__user=user, memberships__role__in=WRITE_ROLES)
+
+
 def membership_for(*, user: AbstractBaseUser | AnonymousUser, company_id: int) -> Membership | None:
     """The user's membership of the company, with the company: the scope check of every
     company route, one small query. None: not a member (the route answers 404)."""

@@ -3,6 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.pages import favicon
+
 api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # GET only: the docs page has nothing to say to OPTIONS or POST (405, JSON).
@@ -15,6 +17,7 @@ api_patterns = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("favicon.ico", favicon, name="favicon"),
     # Sign in and out for company members: Django's views, the project's templates.
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

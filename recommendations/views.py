@@ -5,6 +5,7 @@ that redirects back to the dashboard (pages.js posts it with fetch and swaps the
 regions in place). Provider errors go to the log; the page says it in words."""
 
 import logging
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -54,7 +55,6 @@ def dashboard(request: HttpRequest, company_id: int) -> HttpResponse:
             "page": page,
             "company": page.company,
             "nav_companies": page.nav_companies,
-            "status_choices": StepStatus.choices,
         },
     )
 
@@ -74,13 +74,26 @@ def _answer(request: HttpRequest, company_id: int, anchor: str, message: str, *,
     return redirect(reverse("company-dashboard", args=[company_id]) + f"#{anchor}")
 
 
-def _writable_company(request: HttpRequest, company_id: int):
-    membership = membership_for(user=request.user, company_id=company_id)
-    if membership is None:
-        raise Http404
-    if membership.role not in WRITE_ROLES:
-        raise PermissionDenied
-    return membership.company
+READ_ONLY = "Not saved: your role in this company lets you read this page, not change it."
+
+
+def writable(view):
+    """Runs the view with the company when the user may act on it: another company is a
+    404; a read-only member is refused in words, next to the control for the page's own
+    fetch (what was typed stays in the form), the branded 403 page otherwise."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, company_id: int, **kwargs):
+        membership = membership_for(user=request.user, company_id=company_id)
+        if membership is None:
+            raise Http404
+        if membership.role not in WRITE_ROLES:
+            if "application/json" in request.headers.get("Accept", ""):
+                return JsonResponse({"message": READ_ONLY}, status=403)
+            raise PermissionDenied
+        return view(request, membership.company, **kwargs)
+
+    return wrapper
 
 
 def _recommendation(company, pk: int) -> Recommendation:
@@ -89,9 +102,9 @@ def _recommendation(company, pk: int) -> Recommendation:
 
 @login_required
 @require_POST
-def recommendation_action(request: HttpRequest, company_id: int, pk: int, action: str):
+@writable
+def recommendation_action(request: HttpRequest, company, pk: int, action: str):
     """Start or complete a recommendation, as the API's start and complete endpoints."""
-    company = _writable_company(request, company_id)
     rec = _recommendation(company, pk)
     acts = {
         "start": (services.start_recommendation, "started"),
@@ -111,8 +124,8 @@ def recommendation_action(request: HttpRequest, company_id: int, pk: int, action
 
 @login_required
 @require_POST
-def recommendation_feedback(request: HttpRequest, company_id: int, pk: int):
-    company = _writable_company(request, company_id)
+@writable
+def recommendation_feedback(request: HttpRequest, company, pk: int):
     rec = _recommendation(company, pk)
     try:
         rating = int(request.POST.get("rating", ""))
@@ -132,9 +145,9 @@ def recommendation_feedback(request: HttpRequest, company_id: int, pk: int):
 
 @login_required
 @require_POST
-def step_progress(request: HttpRequest, company_id: int, step_id: int):
+@writable
+def step_progress(request: HttpRequest, company, step_id: int):
     """Set the company's status on a step, as the API's step progress endpoint."""
-    company = _writable_company(request, company_id)
     step = get_object_or_404(JourneyStep.objects.select_related("domain"), pk=step_id)
     status = request.POST.get("status", "")
     anchor = f"step-{step.pk}"

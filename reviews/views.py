@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from companies.selectors import can_write, companies_for
+from companies.selectors import can_write, companies_for, writable_companies_for
 from reviews import selectors, services
 from reviews.lifecycle import RunStatus
 from reviews.serializers import MAX_IDEA
@@ -18,15 +18,19 @@ from reviews.serializers import MAX_IDEA
 @login_required
 @require_http_methods(["GET", "POST"])
 def run_list(request: HttpRequest) -> HttpResponse:
-    companies = list(companies_for(user=request.user).order_by("name"))
-    error = ""
+    """The runs of the user's companies and a form to submit an idea, offered only for
+    the companies where the user may act. A refused submission is the page again with
+    what was typed and why it was refused."""
+    writable = list(writable_companies_for(user=request.user).order_by("name"))
+    idea, chosen, error, status = "", "", "", 200
     if request.method == "POST":
         idea = request.POST.get("idea", "").strip()
-        company = next((c for c in companies if str(c.pk) == request.POST.get("company")), None)
-        if company is None or not idea or len(idea) > MAX_IDEA:
-            error = "Choose one of your companies and describe the idea."
-        elif not can_write(user=request.user, company=company):
-            raise PermissionDenied
+        chosen = request.POST.get("company", "")
+        company = next((c for c in writable if str(c.pk) == chosen), None)
+        if company is None and companies_for(user=request.user).filter(pk=_pk(chosen)).exists():
+            error, status = READ_ONLY, 403
+        elif company is None or not idea or len(idea) > MAX_IDEA:
+            error, status = "Choose one of your companies and describe the idea.", 400
         else:
             run, _ = services.create_run(company=company, user=request.user, idea=idea)
             return redirect("review-run-page", pk=run.pk)
@@ -35,12 +39,26 @@ def run_list(request: HttpRequest) -> HttpResponse:
         request,
         "reviews/runs.html",
         {
-            "companies": companies,
+            "companies": writable,
+            "chosen": chosen,
+            "idea": idea,
+            "max_idea": MAX_IDEA,
             "runs": runs,
             "error": error,
             "metrics": selectors.metrics(user=request.user),
         },
+        status=status,
     )
+
+
+READ_ONLY = (
+    "You can read this company's reviews but not submit ideas for it: that needs an "
+    "editor or admin role. Your idea is kept below."
+)
+
+
+def _pk(value: str) -> int:
+    return int(value) if value.isdigit() and len(value) < 19 else 0
 
 
 @login_required

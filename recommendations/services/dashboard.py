@@ -15,7 +15,7 @@ from generation.models import Generation
 from generation.readable import Block, readable
 from recommendations import selectors
 from recommendations.lifecycle import Status
-from recommendations.models import GeneratedContent, JourneyDomain
+from recommendations.models import GeneratedContent, JourneyDomain, JourneyStep, StepStatus
 from recommendations.services.content import (
     GENERATION_FAILURES,
     KIND_HEALTH,
@@ -80,6 +80,77 @@ class Dashboard:
     # Content being written, by section (recommendations, insights, health).
     live: dict[str, list[LiveCard]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+
+    @property
+    def steps_done(self) -> int:
+        return sum(domain.completed_count for domain in self.journey)
+
+    @property
+    def steps_total(self) -> int:
+        return sum(domain.step_count for domain in self.journey)
+
+    @property
+    def next_step(self) -> "StepControl | None":
+        """The journey step to work on now: the first one in progress, in journey
+        order, else the first not started (None: every step is done, or no journey)."""
+        steps = [(d, s) for d in self.journey for s in d.steps]
+        for wanted in (StepStatus.IN_PROGRESS, StepStatus.NOT_STARTED):
+            for domain, progress in steps:
+                if progress.status == wanted:
+                    return StepControl(domain=domain.domain, progress=progress)
+        return None
+
+    @property
+    def domains(self) -> "list[DomainView]":
+        """The journey as the page lists it: each domain with its steps' controls,
+        the one holding the next step unfolded."""
+        next_step = self.next_step
+        return [
+            DomainView(
+                progress=domain,
+                steps=[StepControl(domain=domain.domain, progress=p) for p in domain.steps],
+                unfolded=next_step is not None and next_step.domain == domain.domain,
+            )
+            for domain in self.journey
+        ]
+
+
+# What one click on a step's control does: a step moves forward, a done one reopens.
+ADVANCE = {
+    StepStatus.NOT_STARTED: (StepStatus.IN_PROGRESS, "Start"),
+    StepStatus.IN_PROGRESS: (StepStatus.COMPLETED, "Mark done"),
+    StepStatus.COMPLETED: (StepStatus.IN_PROGRESS, "Reopen"),
+}
+
+
+@dataclass(frozen=True)
+class StepControl:
+    """A step with the company's status on it and the status its one control sets."""
+
+    domain: JourneyDomain
+    progress: selectors.StepProgress
+
+    @property
+    def step(self) -> JourneyStep:
+        return self.progress.step
+
+    @property
+    def advance_to(self) -> str:
+        return ADVANCE[StepStatus(self.progress.status)][0]
+
+    @property
+    def advance_label(self) -> str:
+        return ADVANCE[StepStatus(self.progress.status)][1]
+
+
+@dataclass(frozen=True)
+class DomainView:
+    """A journey domain as the page lists it: its progress, each step's control, and
+    whether it is unfolded (it holds the next step)."""
+
+    progress: selectors.DomainProgress
+    steps: list[StepControl]
+    unfolded: bool
 
 
 def dashboard_for(*, user, company_id: int, refresh: bool = False) -> Dashboard | None:

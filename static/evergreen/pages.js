@@ -8,6 +8,10 @@
  *   as readable text (fields as paragraphs, lists as bullets), never as JSON; plain text
  *   as text. On done or failed the regions [data-refresh] are fetched again.
  * - the navigation's company picker opens the chosen company on change.
+ * - on a phone the navigation scrolls sideways in its bar: the current page's link
+ *   is scrolled into sight.
+ * - a box that scrolls sideways (a wide table on a phone) is made reachable by
+ *   keyboard: it takes focus, so arrow keys scroll it.
  * A page's own re-reads carry X-Evergreen-Refresh: they are not counted as reads.
  * Model text only ever reaches the page as server-cleaned HTML or as textContent.
  */
@@ -211,12 +215,16 @@
       credentials: "same-origin",
       headers: { "X-Requested-With": "fetch", "Accept": "application/json" },
     }).then(function (response) {
-      return response.json().then(function (data) { return { ok: response.ok, data: data }; });
+      return response.json().then(function (data) {
+        return { ok: response.ok, status: response.status, data: data };
+      });
     }).then(function (answer) {
       form.removeAttribute("aria-busy");
       if (button) { button.disabled = false; button.classList.remove("busy"); }
       var text = answer.data.message || (answer.ok ? "Saved." : "Not saved.");
       confirm(anchor, text, !answer.ok);
+      // Refused or invalid: nothing changed, and the form keeps what was typed.
+      if (answer.status === 400 || answer.status === 403) { return null; }
       // What the action caused (new content, another state) comes in afterwards.
       return refresh(form.dataset.inplace.split(" ").filter(Boolean)).then(function () {
         confirm(document.getElementById(anchorId), text, !answer.ok);
@@ -231,5 +239,32 @@
     if (event.target.id === "nav-company") { event.target.form.submit(); }
   });
 
-  document.addEventListener("DOMContentLoaded", function () { enhance(document); });
+  /* Only boxes that do scroll take a Tab stop; a table keeps its own role. */
+  function scrollBoxes() {
+    document.querySelectorAll(".scroll, main table").forEach(function (box) {
+      if (box.hasAttribute("tabindex") || box.scrollWidth <= box.clientWidth + 1) { return; }
+      box.setAttribute("tabindex", "0");
+      if (box.tagName !== "TABLE" && !box.hasAttribute("role")) {
+        var heading = box.closest("section, figure, details");
+        heading = heading && heading.querySelector("h2, h3, figcaption strong, summary");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", (heading ? heading.textContent.trim() + ": " : "") + "table");
+      }
+    });
+  }
+
+  function showCurrentNav() {
+    var current = document.querySelector(".site nav [aria-current]");
+    var strip = current && current.closest("ul");
+    if (!strip || strip.scrollWidth <= strip.clientWidth) { return; }
+    var item = current.closest("li");
+    strip.scrollLeft = Math.max(0, item.offsetLeft + item.offsetWidth - strip.clientWidth + 24);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    enhance(document);
+    scrollBoxes();
+    showCurrentNav();
+  });
+  window.addEventListener("resize", scrollBoxes);
 })();

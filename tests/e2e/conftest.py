@@ -24,6 +24,10 @@ from tests.servers import Server, asgi_server
 CHROMIUM = os.environ.get("EVERGREEN_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
 VIEWPORT = {"width": 1280, "height": 800}
+# An ordinary phone held upright: every member page must fit it without sideways scroll.
+PHONE = {"width": 390, "height": 844}
+# The axe-core impacts a page may not have at all.
+BLOCKING_IMPACTS = ("serious", "critical")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -119,11 +123,15 @@ class Browser:
         page.click("button[type=submit]")
         page.wait_for_url(self.url("/"))
 
-    def screenshot(self, name: str, page=None) -> Path:
+    def screenshot(self, name: str, page=None, *, full_page: bool = False) -> Path:
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
-        (page or self.page).screenshot(path=str(path))
+        (page or self.page).screenshot(path=str(path), full_page=full_page)
         return path
+
+    def at(self, viewport: dict, page=None) -> None:
+        """Resize the window (VIEWPORT, PHONE): the page lays itself out again."""
+        (page or self.page).set_viewport_size(viewport)
 
     def mark(self, page=None) -> None:
         """A marker that a reload would wipe: its presence later proves no reload."""
@@ -133,28 +141,95 @@ class Browser:
         return bool((page or self.page).evaluate("window.__noReload === true"))
 
 
+def page_width(page) -> int:
+    """How wide the document is laid out: more than the window means sideways scroll."""
+    return page.evaluate(
+        "Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)"
+    )
+
+
+def axe_violations(page, impacts=BLOCKING_IMPACTS) -> list[str]:
+    """axe-core's violations of the given impacts on the page as it is now, one line each:
+    rule (impact) and the first few elements, readable in an assertion message."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = Axe().run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): " + "; ".join(str(n["target"]) for n in v["nodes"][:3])
+        for v in found
+        if v["impact"] in impacts
+    ]
+
+
+def tabs_to(page, selector: str, limit: int = 60) -> int | None:
+    """How many Tab presses from the top of the page reach the first element matching
+    `selector` (None: not within `limit`)."""
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    for presses in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement === document.querySelector(s)", selector):
+            return presses
+    return None
+
+
+class Chromium:
+    """Playwright's chromium for one test: each launch is a fresh profile, closed (and
+    its profile removed) when the test ends, whatever the outcome."""
+
+    def __init__(self, playwright) -> None:
+        self.playwright = playwright
+        self.contexts: list = []
+        self.profiles: list[str] = []
+
+    def launch(self, viewport: dict, **options):
+        profile = tempfile.mkdtemp(prefix="evergreen-chromium-")
+        self.profiles.append(profile)
+        context = self.playwright.chromium.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport=viewport,
+            **options,
+        )
+        context.set_default_timeout(20_000)
+        self.contexts.append(context)
+        return context
+
+    def close(self) -> None:
+        for context in self.contexts:
+            context.close()
+        for profile in self.profiles:
+            shutil.rmtree(profile, ignore_errors=True)
+
+
 @pytest.fixture
-def browser(server, monkeypatch) -> Iterator[Browser]:
+def chromium(server, monkeypatch) -> Iterator[Chromium]:
     from playwright.sync_api import sync_playwright
 
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    profile = tempfile.mkdtemp(prefix="evergreen-chromium-")
-    try:
-        with sync_playwright() as playwright:
-            context = playwright.chromium.launch_persistent_context(
-                profile,
-                executable_path=CHROMIUM,
-                headless=True,
-                args=CHROMIUM_ARGS,
-                viewport=VIEWPORT,
-            )
-            context.set_default_timeout(20_000)
-            try:
-                yield Browser(context, server.url)
-            finally:
-                context.close()
-                # ORM calls made while Playwright's loop runs get their own connection
-                # (another context): close it, or the test database cannot be dropped.
-                connections.close_all()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
+    with sync_playwright() as playwright:
+        running = Chromium(playwright)
+        try:
+            yield running
+        finally:
+            running.close()
+            # ORM calls made while Playwright's loop runs get their own connection
+            # (another context): close it, or the test database cannot be dropped.
+            connections.close_all()
+
+
+@pytest.fixture
+def browser(chromium, server) -> Browser:
+    """A desktop window (VIEWPORT)."""
+    return Browser(chromium.launch(VIEWPORT), server.url)
+
+
+@pytest.fixture
+def phone(chromium, server) -> Browser:
+    """A phone held upright (PHONE): touch, and the page's viewport tag honoured as a
+    phone honours it, so a page without one is laid out 980px wide as on a phone."""
+    return Browser(
+        chromium.launch(PHONE, is_mobile=True, has_touch=True, device_scale_factor=2),
+        server.url,
+    )

@@ -2,9 +2,9 @@ from django.test import Client
 from django.urls import reverse
 
 from generation.errors import ProviderError
-from recommendations import services
+from recommendations import services, views
 from recommendations.lifecycle import Status
-from recommendations.models import Recommendation
+from recommendations.models import CompanyStepProgress, Recommendation
 from tests.builders import run_queued_tasks
 from tests.recommendations.builders import make_recommendation
 
@@ -248,7 +248,14 @@ def test_a_viewer_sees_no_controls_and_cannot_post(company, steps, provider):
     page = client.get(reverse("company-dashboard", args=[company.pk]))
     assert "Start</button>" not in page.text
     url = reverse("step-progress-page", args=[company.pk, steps[0].pk])
-    assert client.post(url, {"status": "in_progress"}).status_code == 403
+    refused = client.post(url, {"status": "in_progress"})
+    assert refused.status_code == 403
+    assert "You cannot do that here" in refused.text  # the branded page, not a bare 403
+    # The page's own fetch gets the reason to show next to the control.
+    answer = client.post(url, {"status": "in_progress"}, headers={"Accept": "application/json"})
+    assert answer.status_code == 403
+    assert answer.json() == {"message": views.READ_ONLY}
+    assert not CompanyStepProgress.objects.filter(company=company).exists()
 
 
 def test_every_control_of_another_company_is_404(member, company, other_company, steps, provider):
@@ -286,22 +293,31 @@ def test_a_second_reader_sees_the_text_so_far_as_readable_text(member, company, 
     assert provider.calls == 0
 
 
-def test_each_step_control_selects_the_steps_status(member, company, steps, provider):
+def test_each_step_has_one_control_that_moves_it_on_and_the_next_step_leads(
+    member, company, steps, provider
+):
     services.update_step_progress(company=company, step=steps[0], status="completed")
     services.update_step_progress(company=company, step=steps[1], status="in_progress")
     page = logged_in(member).get(reverse("company-dashboard", args=[company.pk])).text
 
-    def selected(step) -> list[str]:
-        block = page.split(f'id="step-{step.pk}"', 1)[1].split("</select>", 1)[0]
-        return [
-            part.split('"', 1)[0]
-            for part in block.split('<option value="')[1:]
-            if part.split(">", 1)[0].endswith(" selected")
-        ]
+    def control(step) -> tuple[str, str]:
+        block = page.split(f'id="step-{step.pk}"', 1)[1].split("</form>", 1)[0]
+        value = block.split('name="status" value="', 1)[1].split('"', 1)[0]
+        label = block.split("<button", 1)[1].split(">", 1)[1].split("<", 1)[0]
+        return value, label
 
-    assert selected(steps[0]) == ["completed"]
-    assert selected(steps[1]) == ["in_progress"]
-    assert selected(steps[2]) == ["not_started"]
+    assert control(steps[0]) == ("in_progress", "Reopen")
+    assert control(steps[1]) == ("completed", "Mark done")
+    assert control(steps[2]) == ("in_progress", "Start")
+    assert "<select" not in page.split('id="journey"', 1)[1]  # no table of dropdowns
+    # What to do next comes first: the step in progress, then the recommendations.
+    lead = page.split('id="next-step"', 1)[1].split('id="recommendations"', 1)[0]
+    assert steps[1].name in lead and "Mark this step done" in lead
+    assert (
+        page.index('id="next-step"')
+        < page.index('id="recommendations"')
+        < page.index('id="journey"')
+    )
 
 
 def test_members_see_no_bookkeeping_and_no_preselected_rating(member, company, steps, provider):
