@@ -178,3 +178,23 @@ def test_content_lists_show_and_filter_by_prompt_version(admin_client, company, 
     assert f"?prompt__id__exact={v1.pk}" in page
     assert [row.pk for row in filtered.context["cl"].result_list] == [mine.pk]
     assert other.pk != mine.pk
+
+
+def test_a_started_recommendation_being_regenerated_still_reads_in_progress(
+    admin_client, member, company, recommendation, django_capture_on_commit_callbacks
+):
+    services.start_recommendation(recommendation=recommendation)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            reverse("admin:recommendations_recommendation_changelist"),
+            {"action": "regenerate", "_selected_action": [recommendation.pk]},
+        )
+
+    recommendation.refresh_from_db()
+    assert recommendation.status == Status.REGENERATING
+    card = (
+        dashboard(member, company).split(f'id="rec-{recommendation.pk}"')[1].split("</article>")[0]
+    )
+    assert "In progress" in card and "being regenerated" in card
+    assert "Not started" not in card
