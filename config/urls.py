@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 api_patterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -10,6 +10,13 @@ api_patterns = [
         "docs/",
         SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
         name="docs",
+    ),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(
+            url_name="schema", template_name="api/redoc.html", http_method_names=["get", "head"]
+        ),
+        name="redoc",
     ),
 ]
 
