@@ -200,6 +200,16 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# collectstatic writes each file under a name with its content's hash, plus a gzip
+# copy; pages link the hashed names, so WhiteNoise serves them with a far-future
+# immutable Cache-Control (a changed file is a new URL), plain names with its 60 s.
+# A file missing from the manifest is an error when a page links it (DEBUG off):
+# every server runs collectstatic first (bin/run, the browser and server tests).
+# No brotli copies: docs/operations.md says why.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 # The project's own sign-in page (templates/registration/), for every member, not the admin's.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

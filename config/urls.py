@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from core.pages import favicon
 
@@ -12,6 +12,13 @@ api_patterns = [
         "docs/",
         SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
         name="docs",
+    ),
+    path(
+        "redoc/",
+        SpectacularRedocView.as_view(
+            url_name="schema", template_name="api/redoc.html", http_method_names=["get", "head"]
+        ),
+        name="redoc",
     ),
 ]
 

@@ -10,3 +10,7 @@ class DeliverablesConfig(AppConfig):
         from generation.schemas import register_schema
 
         register_schema(SCHEMA_NAME, DeliverableDisplay)
+        from deliverables.selectors import KIND
+        from generation.usage_kinds import register_kind
+
+        register_kind(KIND, label="Deliverable displays", color="#e69f00")

@@ -188,23 +188,29 @@ def usage_stats(
     return usage_report(company_ids=company_ids, since=since, until=until, kind=kind)["rows"]
 
 
+# The figures the usage charts draw per day and kind; tokens are in + out.
+DAY_FIGURES = ("provider_calls", "cache_hits", "calls_saved", "tokens", "cost")
+
+
+def _zero_figures() -> dict:
+    return {name: Decimal("0") if name == "cost" else 0 for name in DAY_FIGURES}
+
+
 def usage_by_day(*, rows: list[dict], since: date, until: date) -> list[dict]:
-    """The rows summed per day, with every day of the period present (zeros included)."""
+    """Every day of the period, in order, zeros included (a quiet day is a day on the
+    time axis like any other): `total` and `kinds` (kind -> figures) summed over the
+    companies of `rows`."""
     days: dict[date, dict] = {}
     for offset in range((until - since).days + 1):
         day = since + timedelta(days=offset)
-        days[day] = {
-            "day": day,
-            "provider_calls": 0,
-            "cache_hits": 0,
-            "tokens_in": 0,
-            "tokens_out": 0,
-            "cost": Decimal("0"),
-        }
+        days[day] = {"day": day, "total": _zero_figures(), "kinds": {}}
     for row in rows:
         day = days.get(row["day"])
         if day is None:
             continue
-        for name in ("provider_calls", "cache_hits", "tokens_in", "tokens_out", "cost"):
-            day[name] += row[name]
+        cell = day["kinds"].setdefault(row["kind"], _zero_figures())
+        for name in DAY_FIGURES:
+            value = row["tokens_in"] + row["tokens_out"] if name == "tokens" else row[name]
+            cell[name] += value
+            day["total"][name] += value
     return list(days.values())

@@ -1,5 +1,7 @@
 """An ASGI server (uvicorn) on a free port against the test database, always stopped."""
 
+import functools
+import subprocess
 import sys
 import tempfile
 import threading
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.processes import child_env, free_port, started
+from tests.processes import ROOT, child_env, free_port, started
 from tests.processes import test_database_url as database_url
 
 
@@ -26,6 +28,19 @@ class Server:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-5000:]
+
+
+@functools.cache
+def collect_static() -> None:
+    """STATIC_ROOT as in production (hashed names, their manifest, gzip copies), once per
+    test run: a server renders pages with the manifest's names, and a name missing from
+    it is an error, not a page."""
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=child_env(),
+        check=True,
+    )
 
 
 def _health(url: str) -> int | None:
@@ -45,6 +60,7 @@ def asgi_server(
     """uvicorn with `workers` processes serving config.asgi, ready when /api/health/
     answers `ready_status`; output goes to a file (a pipe nobody reads would fill up
     and stall the server)."""
+    collect_static()
     port = free_port()
     log = Path(tempfile.mkstemp(prefix="evergreen-asgi-", suffix=".log")[1])
     args = [

@@ -186,7 +186,7 @@ def test_retry_settings_out_of_range_stop_the_process_with_a_clear_message(setti
     )
 
 
-def test_review_metrics_are_in_the_usage_report_and_on_the_usage_page(api, member):
+def test_review_metrics_are_in_the_usage_report_and_on_the_usage_page_for_staff(api, member):
     from django.test import Client
 
     failed = start_run(member=member)
@@ -200,6 +200,9 @@ def test_review_metrics_are_in_the_usage_report_and_on_the_usage_page(api, membe
     assert reviews["total"]["calls_per_run"] == 2.0
     client = Client()
     client.force_login(member.user)
+    assert "Review runs" not in client.get("/usage/").content.decode()
+    member.user.is_staff = True
+    member.user.save()
     page = client.get("/usage/").content.decode()
     assert "Review runs" in page
-    assert "calls / run" in page
+    assert "Calls / run" in page
