@@ -8,8 +8,6 @@ the test process, after the children have their environment)."""
 import importlib
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,8 +16,8 @@ import pytest
 from django.apps import apps
 from django.db import connections
 
-from tests.processes import ROOT, child_env
-from tests.servers import Server, asgi_server
+from tests.processes import ROOT
+from tests.servers import Server, asgi_server, collect_static
 
 CHROMIUM = os.environ.get("EVERGREEN_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "tests" / "e2e" / "screenshots"
@@ -51,13 +49,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def collected_static(django_db_setup) -> None:
-    """The server serves static files from STATIC_ROOT, as in production (bin/run)."""
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=child_env(EVERGREEN_MODE="development"),
-        check=True,
-    )
+    """The server serves static files from STATIC_ROOT, as in production (bin/run);
+    collected once per test run, shared with every other server test."""
+    collect_static()
 
 
 @pytest.fixture
