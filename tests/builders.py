@@ -1,6 +1,7 @@
 """Small builders for test data: explicit arguments, sensible defaults."""
 
 import itertools
+from importlib import import_module
 
 from django.contrib.auth import get_user_model
 
@@ -64,3 +65,19 @@ def run_queued_tasks() -> int:
             import_string(package["func"])(*package["args"], **package["kwargs"])
             ran += 1
     return ran
+
+
+def restore_migrated_rows() -> None:
+    """The rows the data migrations made (the content prompts, the display prompt, the
+    review personas), for tests after a transactional test, whose flush removed them."""
+    from django.apps import apps
+
+    from deliverables.services import PROMPT_KEY
+    from reviews.models import Persona
+
+    if not Prompt.objects.filter(key="recommendation").exists():
+        import_module("recommendations.migrations.0002_prompts").create_prompts(apps, None)
+    if not Prompt.objects.filter(key=PROMPT_KEY).exists():
+        import_module("deliverables.migrations.0002_display_prompt").create_prompt(apps, None)
+    if not Persona.objects.exists():
+        import_module("reviews.migrations.0002_personas").create(apps, None)

@@ -4,7 +4,6 @@ Both start real processes on the test database (or a SQLite file) and stop their
 whole process group however the test ends.
 """
 
-import importlib
 import re
 import subprocess
 import sys
@@ -16,11 +15,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from django.apps import apps
 from rest_framework.authtoken.models import Token
 
 from recommendations.models import HealthSummary
-from tests.builders import make_company, make_member
+from tests.builders import make_company, make_member, restore_migrated_rows
 from tests.processes import (
     ROOT,
     child_env,
@@ -41,12 +39,6 @@ WORKERS = 3
 POOL_MAX = 4
 HERD = 200
 PROVIDER_DELAY = 3.0  # the one provider call is slow: the herd arrives while it runs
-
-
-def _ensure_prompts() -> None:
-    """The journey's prompts (made by a data migration, gone after a transactional test)."""
-    migration = importlib.import_module("recommendations.migrations.0002_prompts")
-    migration.create_prompts(apps, None)
 
 
 def _up(url: str) -> bool:
@@ -98,7 +90,7 @@ def test_a_herd_of_first_reads_makes_one_call_and_holds_a_bounded_number_of_conn
     member = make_member(company=company, role="viewer")
     token = Token.objects.create(user=member.user).key
     make_journey(domains=2, steps=3)
-    _ensure_prompts()
+    restore_migrated_rows()
     fake_openai.delay(PROVIDER_DELAY)
 
     application_name = f"evergreen-herd-{uuid.uuid4().hex[:12]}"

@@ -6,15 +6,14 @@ rows (a transactional test's rows are flushed after it, so it also makes the pro
 and personas the migrations made).
 """
 
-import importlib
 import threading
 import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
-from django.apps import apps
 
+from tests.builders import restore_migrated_rows
 from tests.cluster import topology
 from tests.fake_openai.server import FakeOpenAI
 from tests.processes import child_env
@@ -46,7 +45,9 @@ HOST_ENV = {
 }
 
 
-@pytest.fixture(scope="session")
+# Package scope: the topology (and its clusters' scheduled jobs on the test database)
+# is stopped when the last test here ends, not left running under the rest of the suite.
+@pytest.fixture(scope="package")
 def fake_provider() -> Iterator[FakeOpenAI]:
     server = FakeOpenAI()
     try:
@@ -55,7 +56,7 @@ def fake_provider() -> Iterator[FakeOpenAI]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def cluster(django_db_setup, django_db_blocker, fake_provider) -> Iterator[topology.Topology]:
     """PgBouncer, hosts a and b (each 2 uvicorn workers and a cluster of 1), nginx."""
     with django_db_blocker.unblock():
@@ -79,20 +80,10 @@ def hosts(cluster, fake_provider, transactional_db) -> Iterator[topology.Topolog
             host.start_cluster()
     fake_provider.reset()
     fake_provider.pace(0)
-    _migrated_rows()
+    restore_migrated_rows()
     yield cluster
     fake_provider.reset()
     fake_provider.pace(0)
-
-
-def _migrated_rows() -> None:
-    """Prompts, personas and schedules come from data migrations; a transactional
-    test's flush removes them."""
-    from reviews.models import Persona
-
-    importlib.import_module("recommendations.migrations.0002_prompts").create_prompts(apps, None)
-    if not Persona.objects.exists():
-        importlib.import_module("reviews.migrations.0002_personas").create(apps, None)
 
 
 class BackendSampler(threading.Thread):

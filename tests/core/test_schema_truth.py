@@ -11,6 +11,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
+from tests.builders import restore_migrated_rows
 from tests.servers import asgi_server
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -19,6 +20,7 @@ CHECKS = "not_a_server_error,status_code_conformance,response_schema_conformance
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path: Path):
+    restore_migrated_rows()
     call_command("load_demo", stdout=io.StringIO())
     token = Token.objects.get(user__username="demo").key
     st = shutil.which("st", path=str(Path(sys.executable).parent))

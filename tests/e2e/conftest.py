@@ -5,7 +5,6 @@ The server and any cluster are started before the browser: Playwright's sync API
 an event loop in this thread, so Django's async-safety check is lifted here (only in
 the test process, after the children have their environment)."""
 
-import importlib
 import os
 import shutil
 import tempfile
@@ -13,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.apps import apps
 from django.db import connections
 
+from tests.builders import restore_migrated_rows
 from tests.processes import ROOT
 from tests.servers import Server, asgi_server, collect_static
 
@@ -56,22 +55,7 @@ def collected_static(django_db_setup) -> None:
 
 @pytest.fixture
 def content_prompts(transactional_db) -> None:
-    """Prompts and personas come from data migrations; a transactional test's flush
-    removes them."""
-    from deliverables.services import PROMPT_KEY
-    from generation.models import Prompt
-    from reviews.models import Persona
-
-    if not Prompt.objects.filter(key="recommendation").exists():
-        importlib.import_module("recommendations.migrations.0002_prompts").create_prompts(
-            apps, None
-        )
-    if not Prompt.objects.filter(key=PROMPT_KEY).exists():
-        importlib.import_module("deliverables.migrations.0002_display_prompt").create_prompt(
-            apps, None
-        )
-    if not Persona.objects.exists():
-        importlib.import_module("reviews.migrations.0002_personas").create(apps, None)
+    restore_migrated_rows()
 
 
 @pytest.fixture
