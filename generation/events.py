@@ -102,11 +102,23 @@ class Subscription:
             self._aflag = asyncio.Event()
 
     def fire(self, at: float | None = None) -> None:
-        self.fired_at = time.monotonic() if at is None else at
-        self._flag.set()
-        if self._loop is not None and self._aflag is not None:
-            with contextlib.suppress(RuntimeError):  # the loop has closed
-                self._loop.call_soon_threadsafe(self._aflag.set)
+        loop = self._mark(time.monotonic() if at is None else at)
+        if loop is not None:
+            _wake_on(loop, [self])
+
+    def _mark(self, at: float) -> asyncio.AbstractEventLoop | None:
+        """Record the wake-up; a thread waiter is woken now, a coroutine's loop is
+        returned so that the caller wakes all of one loop's waiters in one hand-off."""
+        self.fired_at = at
+        if self._aflag is None:
+            self._flag.set()
+            return None
+        return self._loop
+
+    def _wake(self) -> None:
+        """On the subscription's own loop."""
+        if self._aflag is not None:
+            self._aflag.set()
 
     def _slice(self, timeout: float) -> float:
         if self.hub.listening:
@@ -125,13 +137,14 @@ class Subscription:
     async def wait_async(self, timeout: float) -> bool:
         """The same for a coroutine; the event loop is never blocked."""
         assert self._aflag is not None, "subscribe from the event loop to wait asynchronously"
+        # asyncio.timeout, not wait_for: no task per wait (a wait per client per chunk).
         try:
-            await asyncio.wait_for(self._aflag.wait(), self._slice(timeout))
+            async with asyncio.timeout(self._slice(timeout)):
+                await self._aflag.wait()
             woken = True
         except TimeoutError:
             woken = False
         self._aflag.clear()
-        self._flag.clear()
         return woken
 
     def close(self) -> None:
@@ -246,8 +259,26 @@ class Hub:
     def _fire(subs: list[Subscription]) -> None:
         # One timestamp for the whole wake-up: a read started after it serves them all.
         at = time.monotonic()
+        loops: dict[asyncio.AbstractEventLoop, list[Subscription]] = {}
         for sub in subs:
-            sub.fire(at)
+            loop = sub._mark(at)
+            if loop is not None:
+                loops.setdefault(loop, []).append(sub)
+        for loop, waiters in loops.items():
+            _wake_on(loop, waiters)
+
+
+def _wake_on(loop: asyncio.AbstractEventLoop, subs: list[Subscription]) -> None:
+    """Wake coroutine waiters from another thread: one call_soon_threadsafe per loop
+    (each is a write to the loop's wake-up pipe), not one per waiter, so a chunk
+    reaching 500 clients of a worker costs one hand-off."""
+
+    def wake() -> None:
+        for sub in subs:
+            sub._wake()
+
+    with contextlib.suppress(RuntimeError):  # the loop has closed
+        loop.call_soon_threadsafe(wake)
 
 
 hub = Hub()
