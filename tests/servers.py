@@ -23,8 +23,6 @@ from tests.processes import test_database_url as database_url
 class Server:
     url: str
     log: Path
-    # The uvicorn process: with one worker it serves requests itself.
-    pid: int = 0
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-5000:]
@@ -79,7 +77,7 @@ def asgi_server(
         "--no-access-log",
     ]
     with log.open("w") as out, started(args, env=child_env(**env), stdout=out) as proc:
-        server = Server(url=f"http://127.0.0.1:{port}", log=log, pid=proc.pid)
+        server = Server(url=f"http://127.0.0.1:{port}", log=log)
         deadline = time.monotonic() + timeout
         while _health(server.url) != ready_status:
             if proc.poll() is not None or time.monotonic() > deadline:

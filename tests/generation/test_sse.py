@@ -5,10 +5,8 @@ test writes chunks (or runs a real stream through the fake OpenAI server) and
 reads the events with an HTTP client.
 """
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 
 import httpx
 import pytest
@@ -184,30 +182,6 @@ def test_finished_generation_without_chunks_answers_done_at_once(server, company
     events = follow(events_url(server, generation), token=token)
 
     assert [e.name for e in events] == ["done"]
-
-
-def _threads(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/task"))
-
-
-def test_connected_clients_cost_the_worker_no_thread_each(server, company, token):
-    """A waiting client is a coroutine: 30 of them must not hold 30 threads (a thread
-    per client is ~100 KB of memory each and a scheduler's worth of switching)."""
-    generation = make_stream(company, chunks=0, status=GenerationStatus.PENDING)
-    url = events_url(server, generation)
-    headers = {"Authorization": f"Token {token}"}
-    # One client first, so the process's shared threads (listener, readers) exist.
-    with httpx.stream("GET", url, headers=headers, timeout=10) as first:
-        next(first.iter_lines())
-        before = _threads(server.pid)
-        with ExitStack() as streams:
-            for _ in range(30):
-                response = streams.enter_context(
-                    httpx.stream("GET", url, headers=headers, timeout=10)
-                )
-                assert next(response.iter_lines()) == "retry: 1000"
-            during = _threads(server.pid)
-    assert during - before < 10, (before, during)
 
 
 def test_idle_stream_sends_heartbeats_and_no_cache_headers(server, company, token):
