@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import psycopg
 
 from tests.processes import ROOT, child_env, free_port, started
@@ -112,3 +113,32 @@ class ConnectionSampler(threading.Thread):
     def stop(self) -> None:
         self.stopping.set()
         self.join(5)
+
+
+def herd(url: str, headers: dict[str, str], n: int, timeout: float) -> tuple[list, float]:
+    """`n` GETs released at once, each from its own thread: [(status or error, response)]."""
+    results: list = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(n + 1)
+
+    def one() -> None:
+        # A client of its own, made before the start (making one is not cheap).
+        with httpx.Client(headers=headers, timeout=timeout) as client:
+            barrier.wait()
+            try:
+                response = client.get(url)
+                outcome = (response.status_code, response)
+            except httpx.HTTPError as exc:
+                outcome = (f"{type(exc).__name__}: {exc}", None)
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=one, daemon=True) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    barrier.wait()
+    started_at = time.monotonic()
+    deadline = started_at + timeout + 30
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return results, time.monotonic() - started_at

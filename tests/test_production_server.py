@@ -7,8 +7,6 @@ whole process group however the test ends.
 import re
 import subprocess
 import sys
-import threading
-import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -31,7 +29,7 @@ from tests.processes import (
 )
 from tests.processes import test_database_url as database_url
 from tests.recommendations.builders import make_journey
-from tests.servers import ConnectionSampler, asgi_server
+from tests.servers import ConnectionSampler, asgi_server, herd
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -46,35 +44,6 @@ def _up(url: str) -> bool:
         return httpx.get(f"{url}/api/health/", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def _herd(url: str, headers: dict[str, str], n: int, timeout: float) -> tuple[list, float]:
-    """`n` GETs released at once, each from its own thread: [(status or error, response)]."""
-    results: list = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(n + 1)
-
-    def one() -> None:
-        # A client of its own, made before the start (making one is not cheap).
-        with httpx.Client(headers=headers, timeout=timeout) as client:
-            barrier.wait()
-            try:
-                response = client.get(url)
-                outcome = (response.status_code, response)
-            except httpx.HTTPError as exc:
-                outcome = (f"{type(exc).__name__}: {exc}", None)
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=one, daemon=True) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started_at = time.monotonic()
-    deadline = started_at + timeout + 30
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    return results, time.monotonic() - started_at
 
 
 def _log_tail(path: Path, chars: int = 4000) -> str:
@@ -112,7 +81,7 @@ def test_a_herd_of_first_reads_makes_one_call_and_holds_a_bounded_number_of_conn
         base = server.url
         sampler.start()
         url = f"{base}/api/companies/{company.pk}/health/"
-        results, wall = _herd(url, {"Authorization": f"Token {token}"}, HERD, timeout=120)
+        results, wall = herd(url, {"Authorization": f"Token {token}"}, HERD, timeout=120)
         # Follow every 202 to the generation it names.
         followed = {}
         for status, response in results:

@@ -1,11 +1,8 @@
 """A herd of first reads spread over two hosts through nginx and PgBouncer: one model
 call for everyone, no 5xx, PostgreSQL connections within the documented bound."""
 
-import threading
-import time
 from collections import Counter
 
-import httpx
 import pytest
 from django.conf import settings
 from rest_framework.authtoken.models import Token
@@ -14,38 +11,12 @@ from recommendations.models import HealthSummary
 from tests.builders import make_company, make_member
 from tests.cluster.conftest import BackendSampler
 from tests.recommendations.builders import make_journey
+from tests.servers import herd
 
 pytestmark = [pytest.mark.slow]
 
 HERD = 100
 PROVIDER_DELAY = 3.0  # the herd arrives while the one call runs
-
-
-def herd(url: str, headers: dict[str, str], n: int, timeout: float) -> tuple[list, float]:
-    """`n` GETs released at once, each from its own thread: [(status or error, response)]."""
-    results: list = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(n + 1)
-
-    def one() -> None:
-        with httpx.Client(headers=headers, timeout=timeout) as client:
-            barrier.wait()
-            try:
-                response = client.get(url)
-                outcome = (response.status_code, response)
-            except httpx.HTTPError as exc:
-                outcome = (f"{type(exc).__name__}: {exc}", None)
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=one, daemon=True) for _ in range(n)]
-    for thread in threads:
-        thread.start()
-    barrier.wait()
-    started_at = time.monotonic()
-    for thread in threads:
-        thread.join(timeout + 30)
-    return results, time.monotonic() - started_at
 
 
 def test_a_herd_over_two_hosts_makes_one_call_without_5xx_within_the_connection_bound(

@@ -15,11 +15,10 @@ from rest_framework.authtoken.models import Token
 
 from deliverables.services import PROMPT_KEY
 from generation.models import Prompt
-from tests.builders import make_company, make_member
+from tests.builders import make_company, make_member, restore_migrated_rows
 from tests.deliverables.builders import list_url, make_deliverables, make_workspace
 from tests.processes import test_database_url as database_url
-from tests.servers import ConnectionSampler, asgi_server
-from tests.test_production_server import _ensure_prompts, _herd
+from tests.servers import ConnectionSampler, asgi_server, herd
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -59,7 +58,7 @@ def test_a_herd_and_a_burst_on_stale_displays_get_no_5xx(fake_openai):
     company = make_company()
     member = make_member(company=company, role="viewer")
     token = Token.objects.create(user=member.user).key
-    _ensure_prompts()
+    restore_migrated_rows()
     # The display prompt comes from a data migration: gone after a transactional test.
     if not Prompt.objects.filter(key=PROMPT_KEY).exists():
         importlib.import_module("deliverables.migrations.0002_display_prompt").create_prompt(
@@ -87,7 +86,7 @@ def test_a_herd_and_a_burst_on_stale_displays_get_no_5xx(fake_openai):
         LOG_LEVEL="WARNING",
     ) as server:
         sampler.start()
-        results, wall = _herd(
+        results, wall = herd(
             server.url + list_url(stale), {"Authorization": f"Token {token}"}, HERD, timeout=60
         )
         burst = _burst(
@@ -104,16 +103,16 @@ def test_a_herd_and_a_burst_on_stale_displays_get_no_5xx(fake_openai):
         sampler.stop()
         log = server.output()
 
-    herd = Counter(status for status, _ in results)
+    statuses = Counter(status for status, _ in results)
     bound = WORKERS * (POOL_MAX + 1)
     summary = (
-        f"{HERD} first reads of a workspace of stale displays: {dict(herd)} in {wall:.1f}s; "
+        f"{HERD} first reads of a workspace of stale displays: {dict(statuses)} in {wall:.1f}s; "
         f"{BURST} mixed requests: {dict(burst)}; peak connections {sampler.peak} "
         f"(bound {bound}); provider calls {fake_openai.calls}"
     )
     print(f"\n{summary}")
     context = f"{summary}\nserver log:\n{log[-3000:]}"
-    assert all(isinstance(s, int) and s < 500 for s in herd), context
+    assert all(isinstance(s, int) and s < 500 for s in statuses), context
     assert all(isinstance(s, int) and s < 500 for s in burst), context
-    assert sum(herd.values()) == HERD and sum(burst.values()) == BURST, context
+    assert sum(statuses.values()) == HERD and sum(burst.values()) == BURST, context
     assert sampler.peak <= bound, context
