@@ -5,6 +5,7 @@ import os
 import statistics
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
@@ -209,3 +210,38 @@ def make_data(*, deliverables: int = 50, recommendations: int = 10, insights: in
         "focus_domain": focus,
         "recommendations": recommendations,
     }
+
+
+def percentile(samples: list[float], p: float) -> float:
+    """The sample at the p-th percentile (nearest rank); NaN for no samples."""
+    ordered = sorted(samples)
+    if not ordered:
+        return float("nan")
+    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process so far (Linux /proc), None if unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_up(base: str, proc, *, seconds: float, interval: float = 0.1) -> None:
+    """Until the server at `base` answers /api/health/ with 200; raises if its process
+    exits first or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with status {proc.returncode}")
+        try:
+            with urllib.request.urlopen(f"{base}/api/health/", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(interval)
+    raise RuntimeError(f"server not up after {seconds:.0f}s")

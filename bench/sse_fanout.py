@@ -53,12 +53,13 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
+
+from bench.common import cpu_seconds, percentile, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -105,23 +106,6 @@ def _drop_database(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{_db_name(url)}" WITH (FORCE)')
 
 
-def _pct(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    if not ordered:
-        return float("nan")
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process so far (Linux /proc), None if unknown."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 class CpuMeter:
     """CPU used during a window by the worker, its database backends and this process."""
 
@@ -144,21 +128,21 @@ class CpuMeter:
 
     def begin(self) -> None:
         self.wall = time.monotonic()
-        self.start = {"worker": _cpu_seconds(self.server_pid), "this": time.process_time()}
+        self.start = {"worker": cpu_seconds(self.server_pid), "this": time.process_time()}
         for pid in self._backend_pids():
-            cpu = _cpu_seconds(pid)
+            cpu = cpu_seconds(pid)
             if cpu is not None:
                 self.backends[pid] = cpu
 
     def end(self) -> None:
         self.wall = time.monotonic() - self.wall
-        worker = _cpu_seconds(self.server_pid)
+        worker = cpu_seconds(self.server_pid)
         start = self.start["worker"]
         self.used["worker"] = None if worker is None or start is None else worker - start
         self.used["this"] = time.process_time() - self.start["this"]
         total, known = 0.0, False
         for pid in self._backend_pids():
-            cpu = _cpu_seconds(pid)
+            cpu = cpu_seconds(pid)
             if cpu is not None:
                 total += cpu - self.backends.get(pid, 0.0)
                 known = True
@@ -435,21 +419,6 @@ def _server_env(url: str, pool_max: int | None) -> dict[str, str]:
     return env
 
 
-def _wait_up(base: str, proc) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/api/health/", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"server not up after {SERVER_START_SECONDS:.0f}s")
-
-
 # --- the run -------------------------------------------------------------------------
 
 
@@ -599,7 +568,7 @@ def _row(label: str, samples: list[float]) -> str:
     if not samples:
         return f"  {label:<40} {'-':>9} {'-':>9} {'-':>9} {0:>8}"
     return (
-        f"  {label:<40} {_pct(samples, 50):>6.1f} ms {_pct(samples, 95):>6.1f} ms "
+        f"  {label:<40} {percentile(samples, 50):>6.1f} ms {percentile(samples, 95):>6.1f} ms "
         f"{max(samples):>6.1f} ms {len(samples):>8}"
     )
 
@@ -616,16 +585,16 @@ def _report(fig: Figures, args, pool_max: str) -> int:
     print(_row("SSE, first client per chunk", fig.first_ms))
     print(_row("SSE, last client per chunk", fig.last_ms))
     print(_row("psycopg LISTEN during the fan-out", fig.raw_during_ms))
-    base50, sse50 = _pct(fig.baseline_ms, 50), _pct(fig.sse_ms, 50)
+    base50, sse50 = percentile(fig.baseline_ms, 50), percentile(fig.sse_ms, 50)
     goal = "met" if sse50 <= GOAL_P50_MS else "NOT met"
     print(
         f"  ratio SSE / floor: p50 {sse50 / base50:.0f}x, p95 "
-        f"{_pct(fig.sse_ms, 95) / _pct(fig.baseline_ms, 95):.0f}x; goal p50 <= "
+        f"{percentile(fig.sse_ms, 95) / percentile(fig.baseline_ms, 95):.0f}x; goal p50 <= "
         f"{GOAL_P50_MS:.0f} ms: {goal}"
     )
     print(
         f"  writer's transaction (INSERT chunk, UPDATE text, COMMIT): p50 "
-        f"{_pct(fig.commit_ms, 50):.1f} ms"
+        f"{percentile(fig.commit_ms, 50):.1f} ms"
     )
     print(
         f"  CPU while the chunks went out ({fig.cpu.wall:.1f} s, in % of one core): worker "
@@ -723,7 +692,7 @@ def main() -> int:
             log.open("w") as out,
             started(command, env=_server_env(url, args.pool_max), stdout=out) as proc,
         ):
-            _wait_up(base, proc)
+            wait_until_up(base, proc, seconds=SERVER_START_SECONDS)
             figures = _measure(url, base, token.key, membership.company, args, proc.pid)
         pool_max = str(args.pool_max) if args.pool_max is not None else "4 (default)"
         status = _report(figures, args, pool_max)

@@ -67,6 +67,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
+from bench.common import cpu_seconds, percentile, wait_until_up
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/evergreen_bench_sse_host"
 SERVER_APP_NAME = "evergreen-bench-sse-host"
@@ -77,14 +79,6 @@ SERVER_START_SECONDS = 60.0
 CLIENTS_READY_SECONDS = 120.0
 STREAM_SECONDS = 300.0
 CLIENTS_EXIT_SECONDS = 120.0
-
-
-def _pct(samples: list[float], p: float) -> float:
-    ordered = sorted(samples)
-    if not ordered:
-        return float("nan")
-    k = min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))
-    return ordered[k]
 
 
 # --- the clients (a process of their own: `python -m bench.sse_host client ...`) ------
@@ -258,11 +252,6 @@ def _rss_kb(pid: int) -> int:
     return _status(pid, "VmRSS")
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _sched(pid: int) -> tuple[float, float]:
     """(seconds on a CPU, seconds runnable but waiting for one) of the process's main
     thread, the one running the event loop (/proc/<pid>/task/<pid>/schedstat)."""
@@ -371,21 +360,6 @@ def known_text(chars: int) -> str:
         text += line.format(n=n)
         n += 1
     return text[:chars]
-
-
-def _wait_up(base: str, proc) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with status {proc.returncode}")
-        try:
-            with urllib.request.urlopen(f"{base}/api/health/", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"server not up after {SERVER_START_SECONDS:.0f}s")
 
 
 def _warm(base: str, path: str, token: str, times: int = 40) -> None:
@@ -524,7 +498,7 @@ def measure(args, url: str) -> dict:
             log.open("w") as out,
             started(_serve_command(port, args.workers), env=env, stdout=out) as proc,
         ):
-            _wait_up(base, proc)
+            wait_until_up(base, proc, seconds=SERVER_START_SECONDS)
             finished = _new_generation(company, GenerationStatus.COMPLETED)
             _warm(base, f"/api/generations/{finished.pk}/events", token.key)
             workers = _workers(proc.pid)
@@ -553,7 +527,7 @@ def measure(args, url: str) -> dict:
             figures["threads"] = {
                 pid: (idle_threads[pid], _status(pid, "Threads")) for pid in workers
             }
-            cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
+            cpu_before = {pid: cpu_seconds(pid) for pid in workers}
             sched_before = {pid: _sched(pid) for pid in workers}
             this_before = time.process_time()
             streaming = time.monotonic()
@@ -569,7 +543,7 @@ def measure(args, url: str) -> dict:
                 client.wait(CLIENTS_EXIT_SECONDS)
             ended = time.monotonic()
             figures["cpu"] = {
-                pid: (_cpu_seconds(pid) - cpu_before[pid]) / (streamed - streaming)
+                pid: (cpu_seconds(pid) - cpu_before[pid]) / (streamed - streaming)
                 for pid in workers
             }
             figures["sched"] = {
@@ -702,11 +676,11 @@ def report(fig: dict, args) -> int:
     for label, samples in lat.items():
         if samples:
             print(
-                f"  {label:<44}{_pct(samples, 50):>6.1f} ms{_pct(samples, 95):>6.1f} ms"
-                f"{_pct(samples, 99):>6.1f} ms{max(samples):>6.1f} ms{len(samples):>9}"
+                f"  {label:<44}{percentile(samples, 50):>6.1f} ms{percentile(samples, 95):>6.1f} ms"
+                f"{percentile(samples, 99):>6.1f} ms{max(samples):>6.1f} ms{len(samples):>9}"
             )
     written = lat["chunk written -> arrival"]
-    p50, p99 = _pct(written, 50), _pct(written, 99)
+    p50, p99 = percentile(written, 50), percentile(written, 99)
     met = p50 <= GOAL_P50_MS and p99 <= GOAL_P99_MS
     print(
         f"  goal (chunk written -> arrival) p50 <= {GOAL_P50_MS:.0f} ms and p99 <= "
@@ -714,7 +688,7 @@ def report(fig: dict, args) -> int:
     )
     print(
         "  chunk written -> arrival p50 by quarter of the stream: "
-        + " / ".join(f"{_pct(q, 50):.0f}" for q in fig["quarters"])
+        + " / ".join(f"{percentile(q, 50):.0f}" for q in fig["quarters"])
         + " ms"
     )
     worker_cpu = sum(fig["cpu"].values()) * fig["stream_seconds"]
