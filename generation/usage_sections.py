@@ -42,14 +42,14 @@ class RenderedSection:
 
 
 def figures_for(
-    *, user, since: date, until: date, staff_only: bool = True
+    *, user, since: date, until: date, include_staff_only: bool = True
 ) -> list[RenderedSection]:
-    """Every section's figures; without the staff-only sections when `staff_only` is
-    False (their figures are not even computed)."""
+    """Every section's figures; without the staff-only sections when
+    `include_staff_only` is False (their figures are not even computed)."""
     return [
         RenderedSection(
             s.name, s.template, s.figures(user=user, since=since, until=until), s.staff_only
         )
         for s in sections()
-        if staff_only or not s.staff_only
+        if include_staff_only or not s.staff_only
     ]

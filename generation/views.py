@@ -79,6 +79,8 @@ def usage_page(request: HttpRequest) -> HttpResponse:
         "kinds": kinds,
         "charts": build_charts(by_day, kinds) if active else [],
         "several_companies": len({row["company"] for row in report["rows"]}) > 1,
-        "sections": figures_for(user=request.user, since=since, until=until, staff_only=staff),
+        "sections": figures_for(
+            user=request.user, since=since, until=until, include_staff_only=staff
+        ),
     }
     return render(request, "generation/usage.html", context)

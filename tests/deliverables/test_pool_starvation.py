@@ -3,18 +3,14 @@ production server (2 uvicorn workers, a pool of 4 each), a model answering after
 2 s, a herd of 50 first reads of one workspace and a burst of 300 mixed requests
 answer without a single 5xx, within the documented bound of connections."""
 
-import importlib
 import threading
 import uuid
 from collections import Counter
 
 import httpx
 import pytest
-from django.apps import apps
 from rest_framework.authtoken.models import Token
 
-from deliverables.services import PROMPT_KEY
-from generation.models import Prompt
 from tests.builders import make_company, make_member, restore_migrated_rows
 from tests.deliverables.builders import list_url, make_deliverables, make_workspace
 from tests.processes import test_database_url as database_url
@@ -59,11 +55,6 @@ def test_a_herd_and_a_burst_on_stale_displays_get_no_5xx(fake_openai):
     member = make_member(company=company, role="viewer")
     token = Token.objects.create(user=member.user).key
     restore_migrated_rows()
-    # The display prompt comes from a data migration: gone after a transactional test.
-    if not Prompt.objects.filter(key=PROMPT_KEY).exists():
-        importlib.import_module("deliverables.migrations.0002_display_prompt").create_prompt(
-            apps, None
-        )
 
     stale = make_workspace(company=company, name="Stale")
     make_deliverables(workspace=stale, count=12)
